@@ -1,0 +1,182 @@
+"""Plotly figures shared by the chapters and the app.
+
+Every function returns a ``plotly.graph_objects.Figure`` and nothing else: no ``show()``, no
+Streamlit, no widgets, so the same figure renders in a notebook, in the app, or as JSON in tests.
+Figures carry their data inline and need no network to render.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import plotly.graph_objects as go
+import torch
+from plotly.subplots import make_subplots
+
+from lmkit.errors import InputError
+
+# One template for the whole book so figures look alike in notebooks and the app.
+TEMPLATE = "plotly_white"
+
+
+def loss_curve(
+    history: Sequence[Mapping[str, float]], *, title: str = "Training loss"
+) -> go.Figure:
+    """Training loss per logged step, validation loss where it was measured, and the learning rate.
+
+    ``history`` is :attr:`lmkit.train.Trainer.history`: a list of records with ``step`` and
+    ``loss`` and, on some records, ``val_loss`` and ``lr``. Introduced in chapter 8.
+    """
+    if not history:
+        raise InputError("history is empty: train for at least one logged step before plotting.")
+    for record in history:
+        if "step" not in record or "loss" not in record:
+            raise InputError(
+                f"each history record needs 'step' and 'loss'; got keys {sorted(record)}."
+            )
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    steps = [r["step"] for r in history]
+    fig.add_trace(
+        go.Scatter(x=steps, y=[r["loss"] for r in history], name="train loss", mode="lines"),
+        secondary_y=False,
+    )
+    evaluated = [r for r in history if r.get("val_loss") is not None]
+    if evaluated:
+        fig.add_trace(
+            go.Scatter(
+                x=[r["step"] for r in evaluated],
+                y=[r["val_loss"] for r in evaluated],
+                name="validation loss",
+                mode="lines+markers",
+            ),
+            secondary_y=False,
+        )
+    with_lr = [r for r in history if r.get("lr") is not None]
+    if with_lr:
+        fig.add_trace(
+            go.Scatter(
+                x=[r["step"] for r in with_lr],
+                y=[r["lr"] for r in with_lr],
+                name="learning rate",
+                mode="lines",
+                line={"dash": "dot", "width": 1},
+            ),
+            secondary_y=True,
+        )
+        fig.update_yaxes(title_text="learning rate", secondary_y=True, showgrid=False)
+    fig.update_yaxes(title_text="cross-entropy (nats/token)", secondary_y=False)
+    fig.update_layout(title=title, xaxis_title="step", template=TEMPLATE, hovermode="x unified")
+    return fig
+
+
+def _as_matrix(weights: torch.Tensor | Sequence[Sequence[float]]) -> torch.Tensor:
+    matrix = torch.as_tensor(weights, dtype=torch.float32).detach().cpu()
+    if matrix.dim() != 2:
+        raise InputError(
+            f"attention weights must be a 2-D (queries, keys) matrix, got shape {tuple(matrix.shape)}; "
+            "pick one layer and head first, e.g. attentions[layer][0, head]."
+        )
+    return matrix
+
+
+def attention_heatmap(
+    weights: torch.Tensor | Sequence[Sequence[float]],
+    query_tokens: Sequence[str],
+    key_tokens: Sequence[str] | None = None,
+    *,
+    title: str = "Attention weights",
+) -> go.Figure:
+    """One head's attention map: row i shows how query token i spreads its attention over keys.
+
+    Axes are positions labelled with the tokens, so a repeated token ("the" twice) keeps its own
+    row instead of being merged, as plotly would do with categorical labels. Introduced in chapter 6.
+    """
+    matrix = _as_matrix(weights)
+    key_tokens = list(query_tokens if key_tokens is None else key_tokens)
+    query_tokens = list(query_tokens)
+    if matrix.shape != (len(query_tokens), len(key_tokens)):
+        raise InputError(
+            f"weights have shape {tuple(matrix.shape)} but there are {len(query_tokens)} query "
+            f"and {len(key_tokens)} key tokens; they must match."
+        )
+    fig = go.Figure(
+        go.Heatmap(
+            z=matrix.tolist(),
+            x=list(range(len(key_tokens))),
+            y=list(range(len(query_tokens))),
+            customdata=[[[q, k] for k in key_tokens] for q in query_tokens],
+            hovertemplate="query %{customdata[0]}<br>key %{customdata[1]}<br>weight %{z:.3f}<extra></extra>",
+            colorscale="Blues",
+            zmin=0.0,
+            zmax=1.0,
+            colorbar={"title": "weight"},
+        )
+    )
+    fig.update_xaxes(
+        tickmode="array",
+        tickvals=list(range(len(key_tokens))),
+        ticktext=key_tokens,
+        title="key (attended to)",
+        side="top",
+    )
+    fig.update_yaxes(
+        tickmode="array",
+        tickvals=list(range(len(query_tokens))),
+        ticktext=query_tokens,
+        title="query (attending)",
+        autorange="reversed",
+    )
+    fig.update_layout(title=title, template=TEMPLATE)
+    return fig
+
+
+def attention_grid(
+    layer_weights: torch.Tensor, tokens: Sequence[str], *, title: str = "All heads"
+) -> go.Figure:
+    """Every head of one layer side by side; ``layer_weights`` is (heads, queries, keys).
+
+    Pass ``attentions[layer][0]`` from ``GPT(..., return_attention=True)``. Introduced in chapter 6.
+    """
+    weights = torch.as_tensor(layer_weights, dtype=torch.float32).detach().cpu()
+    if weights.dim() != 3 or weights.shape[1:] != (len(tokens), len(tokens)):
+        raise InputError(
+            f"expected (heads, {len(tokens)}, {len(tokens)}) weights for {len(tokens)} tokens, "
+            f"got shape {tuple(weights.shape)}."
+        )
+    n_heads = weights.shape[0]
+    cols = min(4, n_heads)
+    rows = math.ceil(n_heads / cols)
+    fig = make_subplots(
+        rows=rows,
+        cols=cols,
+        subplot_titles=[f"head {h}" for h in range(n_heads)],
+        horizontal_spacing=0.03,
+        vertical_spacing=0.08,
+    )
+    positions = list(range(len(tokens)))
+    for head in range(n_heads):
+        fig.add_trace(
+            go.Heatmap(
+                z=weights[head].tolist(),
+                x=positions,
+                y=positions,
+                coloraxis="coloraxis",
+                customdata=[[[q, k] for k in tokens] for q in tokens],
+                hovertemplate=(
+                    f"head {head}<br>query %{{customdata[0]}}<br>key %{{customdata[1]}}"
+                    "<br>weight %{z:.3f}<extra></extra>"
+                ),
+            ),
+            row=head // cols + 1,
+            col=head % cols + 1,
+        )
+    fig.update_xaxes(showticklabels=False)
+    fig.update_yaxes(showticklabels=False, autorange="reversed")
+    fig.update_layout(
+        title=title,
+        template=TEMPLATE,
+        coloraxis={"colorscale": "Blues", "cmin": 0, "cmax": 1},
+        height=260 * rows + 80,
+    )
+    return fig
