@@ -1,0 +1,19 @@
+"""Exercises with instant feedback (see :mod:`lmkit.exercises.core`).
+
+Usage in a chapter::
+
+    from lmkit.exercises import check
+    check("ch04.sigmoid_derivative", my_sigmoid_derivative)
+"""
+
+from lmkit.exercises.core import (
+    Case,
+    CheckResult,
+    Exercise,
+    all_exercises,
+    check,
+    get_exercise,
+    register,
+)
+
+__all__ = ["Case", "CheckResult", "Exercise", "all_exercises", "check", "get_exercise", "register"]
