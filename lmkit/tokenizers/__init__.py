@@ -1,0 +1,12 @@
+"""Tokenizers: characters, byte-level BPE from scratch, and an adapter for Hugging Face ones.
+
+Introduced in chapter 2. All share :class:`Tokenizer`'s interface, so the models, the data
+pipeline and the app work with any of them.
+"""
+
+from lmkit.tokenizers.base import Tokenizer, load_tokenizer
+from lmkit.tokenizers.bpe import ByteBPETokenizer
+from lmkit.tokenizers.char import CharTokenizer
+from lmkit.tokenizers.hf import HFTokenizer
+
+__all__ = ["ByteBPETokenizer", "CharTokenizer", "HFTokenizer", "Tokenizer", "load_tokenizer"]
