@@ -1,9 +1,4 @@
-"""Plotly figures shared by the chapters and the app.
-
-Every function returns a ``plotly.graph_objects.Figure`` and nothing else: no ``show()``, no
-Streamlit, no widgets, so the same figure renders in a notebook, in the app, or as JSON in tests.
-Figures carry their data inline and need no network to render.
-"""
+"""Figures used across the book: training curves and attention maps."""
 
 from __future__ import annotations
 
