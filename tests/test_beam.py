@@ -7,37 +7,17 @@ import math
 
 import pytest
 import torch
+from model_factories import random_gpt as make_model
 
 from lmkit.beam import BeamNode, beam_search
 from lmkit.errors import ConfigError, InputError
 from lmkit.generate import generate
-from lmkit.gpt import GPT, GPTConfig
+from lmkit.gpt import GPT
 
 pytest.importorskip("transformers")
 from lmkit.interop import to_hf
 
 PROMPT = torch.tensor([[5, 9, 2, 33]])
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models are overhead-bound; extra threads only fight over a shared CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def make_model(seed: int = 0, std: float = 0.5, **overrides) -> GPT:
-    """A tiny GPT with larger-than-usual random weights, so the search has real choices."""
-    torch.manual_seed(seed)
-    settings = {"vocab_size": 64, "block_size": 32, "n_layer": 2, "n_head": 2, "n_embd": 32}
-    model = GPT(GPTConfig(**{**settings, **overrides}))
-    with torch.no_grad():
-        for p in model.parameters():
-            if p.dim() >= 2:
-                p.normal_(0.0, std)
-    return model.eval()
 
 
 def hf_beam(model: GPT, prompt: torch.Tensor, num_beams: int, new: int, **kwargs):

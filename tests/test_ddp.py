@@ -21,15 +21,6 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_cpu_thread():
-    """Tiny models run fastest on one thread; more threads fight over shared CPU cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def load_worker():
     spec = importlib.util.spec_from_file_location("ddp_worker", WORKER)
     module = importlib.util.module_from_spec(spec)

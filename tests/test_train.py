@@ -19,15 +19,6 @@ from lmkit.train import TrainConfig, Trainer
 VOCAB, BLOCK = 30, 16
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_cpu_thread():
-    """Tiny models run fastest on one thread; more threads fight over shared CPU cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def tiny_gpt(seed: int = 0, dropout: float = 0.0) -> GPT:
     torch.manual_seed(seed)
     config = GPTConfig(
