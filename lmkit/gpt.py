@@ -1,0 +1,511 @@
+"""A GPT-2 style decoder-only transformer, in reading order: config, MLP, Block, GPT.
+
+Introduced in chapter 7. The attention layer lives in :mod:`lmkit.attention` and the
+position encodings in :mod:`lmkit.positional`; this module wires them together:
+
+    token ids -> token embedding (+ position) -> n_layer x Block -> final LayerNorm -> logits
+
+Each Block is pre-LN: ``x + attn(ln_1(x))`` then ``x + mlp(ln_2(x))``, so the residual
+stream is never normalised and gradients flow straight through deep stacks.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.checkpoint import checkpoint
+
+from lmkit.attention import CausalSelfAttention
+from lmkit.errors import CheckpointError, ConfigError, InputError
+from lmkit.kv_cache import KVCache
+from lmkit.positional import (
+    LearnedPositionalEmbedding,
+    RotaryEmbedding,
+    SinusoidalPositionalEncoding,
+)
+
+POS_ENCODINGS = ("learned", "sinusoidal", "rotary")
+IGNORE_INDEX = -100  # targets with this value do not count in the loss (padding, prompts)
+
+
+@dataclass
+class GPTConfig:
+    """Every size and switch of a :class:`GPT`. Defaults are GPT-2 small (124M parameters).
+
+    Introduced in chapter 7.
+    """
+
+    vocab_size: int = 50257
+    block_size: int = 1024  # longest context the model accepts
+    n_layer: int = 12
+    n_head: int = 12
+    n_embd: int = 768
+    dropout: float = 0.0
+    bias: bool = True  # biases in Linear layers and LayerNorms, as GPT-2 has
+    tie_weights: bool = True  # the output layer reuses the token embedding matrix
+    pos_encoding: str = "learned"  # "learned" | "sinusoidal" | "rotary"
+    layer_norm_eps: float = 1e-5
+    gradient_checkpointing: bool = False  # recompute block activations in backward: less memory
+    rotary_base: float = 10000.0  # only used by pos_encoding="rotary"
+
+    def __post_init__(self) -> None:
+        for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ConfigError(f"GPTConfig.{name} must be a positive integer, got {value!r}.")
+        for name in ("bias", "tie_weights", "gradient_checkpointing"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(
+                    f"GPTConfig.{name} must be True or False, got {getattr(self, name)!r}."
+                )
+        if self.n_embd % self.n_head:
+            raise ConfigError(
+                f"GPTConfig.n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head}): "
+                f"each head gets n_embd / n_head dimensions. Try n_head in "
+                f"{[h for h in range(1, min(self.n_embd, 64) + 1) if self.n_embd % h == 0]}."
+            )
+        if self.pos_encoding not in POS_ENCODINGS:
+            raise ConfigError(
+                f"GPTConfig.pos_encoding must be one of {POS_ENCODINGS}, got {self.pos_encoding!r}."
+            )
+        if self.pos_encoding == "rotary" and self.head_dim % 2:
+            raise ConfigError(
+                f"Rotary position encoding rotates pairs of dimensions, so the head size "
+                f"n_embd / n_head must be even, got {self.n_embd} / {self.n_head} = {self.head_dim}."
+            )
+        if not _is_real(self.dropout) or not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(
+                f"GPTConfig.dropout must be a number in [0, 1), got {self.dropout!r}."
+            )
+        if not _is_real(self.layer_norm_eps) or not 0.0 < self.layer_norm_eps < 1.0:
+            raise ConfigError(
+                f"GPTConfig.layer_norm_eps must be a small positive number (e.g. 1e-5), got "
+                f"{self.layer_norm_eps!r}."
+            )
+        if not _is_real(self.rotary_base) or not 1.0 < self.rotary_base < math.inf:
+            raise ConfigError(
+                f"GPTConfig.rotary_base must be a finite number > 1, got {self.rotary_base!r}."
+            )
+
+    @property
+    def head_dim(self) -> int:
+        """Size of one attention head: ``n_embd // n_head``."""
+        return self.n_embd // self.n_head
+
+    # GPT-2 sizes from the 2019 paper (as released by OpenAI); other fields may be overridden.
+    @classmethod
+    def gpt2_small(cls, **overrides: Any) -> GPTConfig:
+        """GPT-2 small: 12 layers, 12 heads, 768 dims (124M parameters)."""
+        return cls(**{"n_layer": 12, "n_head": 12, "n_embd": 768, **overrides})
+
+    @classmethod
+    def gpt2_medium(cls, **overrides: Any) -> GPTConfig:
+        """GPT-2 medium: 24 layers, 16 heads, 1024 dims (355M parameters)."""
+        return cls(**{"n_layer": 24, "n_head": 16, "n_embd": 1024, **overrides})
+
+    @classmethod
+    def gpt2_large(cls, **overrides: Any) -> GPTConfig:
+        """GPT-2 large: 36 layers, 20 heads, 1280 dims (774M parameters)."""
+        return cls(**{"n_layer": 36, "n_head": 20, "n_embd": 1280, **overrides})
+
+    @classmethod
+    def gpt2_xl(cls, **overrides: Any) -> GPTConfig:
+        """GPT-2 XL: 48 layers, 25 heads, 1600 dims (1.5B parameters)."""
+        return cls(**{"n_layer": 48, "n_head": 25, "n_embd": 1600, **overrides})
+
+    def to_dict(self) -> dict[str, Any]:
+        """A plain dict of all fields (JSON-serialisable)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> GPTConfig:
+        """Rebuild a config from :meth:`to_dict` output; unknown keys raise :class:`ConfigError`."""
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"GPTConfig.from_dict expects a mapping, got {type(data).__name__}.")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(
+                f"Unknown GPTConfig field(s) {unknown}. Known fields: {sorted(known)}."
+            )
+        return cls(**dict(data))
+
+
+def _is_real(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+@dataclass
+class GPTOutput:
+    """What :meth:`GPT.forward` returns.
+
+    ``logits`` (B, T, vocab_size); ``loss`` a scalar when targets were given, else None;
+    ``attentions`` a tuple of n_layer tensors (B, n_head, T, T_keys) when asked for, else None.
+    """
+
+    logits: torch.Tensor
+    loss: torch.Tensor | None = None
+    attentions: tuple[torch.Tensor, ...] | None = None
+
+
+class MLP(nn.Module):
+    """Position-wise feed-forward net: C -> 4C, GELU, 4C -> C. Introduced in chapter 7."""
+
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        self.c_fc = nn.Linear(config.n_embd, 4 * config.n_embd, bias=config.bias)
+        self.c_proj = nn.Linear(4 * config.n_embd, config.n_embd, bias=config.bias)
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, T, C) -> (B, T, C)."""
+        # GPT-2 used the tanh approximation of GELU ("gelu_new" in transformers); keep it so
+        # pretrained weights give the same logits.
+        return self.dropout(self.c_proj(F.gelu(self.c_fc(x), approximate="tanh")))
+
+
+class Block(nn.Module):
+    """One transformer layer: pre-LN attention then pre-LN MLP, each added to the residual.
+
+    Introduced in chapter 7.
+    """
+
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(config.n_embd, eps=config.layer_norm_eps, bias=config.bias)
+        self.attn = CausalSelfAttention(
+            config.n_embd, config.n_head, bias=config.bias, dropout=config.dropout
+        )
+        self.ln_2 = nn.LayerNorm(config.n_embd, eps=config.layer_norm_eps, bias=config.bias)
+        self.mlp = MLP(config)
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        rotary: RotaryEmbedding | None = None,
+        offset: int = 0,
+        kv_cache: KVCache | None = None,
+        layer: int = 0,
+        return_weights: bool = False,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(B, T, C) -> ((B, T, C), attention weights or None)."""
+        attended, weights = self.attn(
+            self.ln_1(x),
+            rotary=rotary,
+            offset=offset,
+            kv_cache=kv_cache,
+            layer=layer,
+            return_weights=return_weights,
+        )
+        x = x + attended
+        x = x + self.mlp(self.ln_2(x))
+        return x, weights
+
+
+class GPT(nn.Module):
+    """A decoder-only language model: predicts the next token at every position.
+
+    ``model(idx, targets)`` returns a :class:`GPTOutput`. With ``tie_weights`` the output
+    layer *is* the token embedding matrix (``lm_head.weight is wte.weight``), as in GPT-2.
+    Introduced in chapter 7.
+    """
+
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        if not isinstance(config, GPTConfig):
+            raise ConfigError(f"GPT expects a GPTConfig, got {type(config).__name__}.")
+        self.config = config
+        self.wte = nn.Embedding(config.vocab_size, config.n_embd)
+        self.wpe: nn.Module | None = None
+        self.rotary: RotaryEmbedding | None = None
+        if config.pos_encoding == "learned":
+            self.wpe = LearnedPositionalEmbedding(config.block_size, config.n_embd)
+        elif config.pos_encoding == "sinusoidal":
+            self.wpe = SinusoidalPositionalEncoding(config.block_size, config.n_embd)
+        else:
+            self.rotary = RotaryEmbedding(config.head_dim, config.block_size, config.rotary_base)
+        self.drop = nn.Dropout(config.dropout)
+        self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layer))
+        self.ln_f = nn.LayerNorm(config.n_embd, eps=config.layer_norm_eps, bias=config.bias)
+        self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
+        if config.tie_weights:
+            self.lm_head.weight = self.wte.weight
+        if not self.wte.weight.is_meta:  # a meta-device model only has shapes; nothing to fill
+            self.init_weights()
+
+    def init_weights(self) -> None:
+        """GPT-2 initialisation: N(0, 0.02) weights, zero biases, shrunken residual projections."""
+        self.apply(self._init_weights)
+        config = self.config
+        # GPT-2's trick: each residual branch adds to the stream, 2 per layer; shrinking the
+        # last projection of each branch keeps the stream's variance from growing with depth.
+        residual_std = 0.02 / math.sqrt(2 * config.n_layer)
+        for block in self.blocks:
+            nn.init.normal_(block.attn.c_proj.weight, mean=0.0, std=residual_std)
+            nn.init.normal_(block.mlp.c_proj.weight, mean=0.0, std=residual_std)
+
+    @staticmethod
+    def _init_weights(module: nn.Module) -> None:
+        if isinstance(module, nn.Linear):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, (nn.Embedding, LearnedPositionalEmbedding)):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+
+    @classmethod
+    def from_config(cls, config: GPTConfig | Mapping[str, Any]) -> GPT:
+        """Build a freshly initialised model from a :class:`GPTConfig` or its dict form."""
+        if isinstance(config, Mapping):
+            config = GPTConfig.from_dict(config)
+        return cls(config)
+
+    @property
+    def device(self) -> torch.device:
+        """Device of the parameters."""
+        return self.wte.weight.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """Dtype of the parameters."""
+        return self.wte.weight.dtype
+
+    def num_parameters(self, exclude_position_embeddings: bool = False) -> int:
+        """Number of trainable numbers; tied weights count once (``parameters()`` dedups them)."""
+        total = sum(p.numel() for p in self.parameters())
+        if exclude_position_embeddings and isinstance(self.wpe, LearnedPositionalEmbedding):
+            total -= self.wpe.weight.numel()
+        return total
+
+    def new_kv_cache(
+        self,
+        batch_size: int,
+        max_len: int | None = None,
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> KVCache:
+        """An empty :class:`KVCache` sized for this model (defaults: block_size, model device/dtype)."""
+        max_len = self.config.block_size if max_len is None else max_len
+        if not isinstance(max_len, int) or isinstance(max_len, bool) or max_len <= 0:
+            raise ConfigError(f"max_len must be a positive integer, got {max_len!r}.")
+        if max_len > self.config.block_size:
+            raise ConfigError(
+                f"max_len={max_len} is longer than the model's block_size="
+                f"{self.config.block_size}; the model has no positions beyond that. Use "
+                f"max_len <= {self.config.block_size}."
+            )
+        c = self.config
+        return KVCache(
+            c.n_layer,
+            batch_size,
+            c.n_head,
+            c.head_dim,
+            max_len,
+            device=self.device if device is None else device,
+            dtype=self.dtype if dtype is None else dtype,
+        )
+
+    # ----------------------------------------------------------------------------- checks
+    def _check_inputs(
+        self, idx: object, targets: object, kv_cache: object
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        vocab, block = self.config.vocab_size, self.config.block_size
+        if not isinstance(idx, torch.Tensor):
+            raise InputError(
+                f"idx must be a LongTensor of token ids (B, T), got {type(idx).__name__}."
+            )
+        if idx.dim() != 2:
+            hint = " Add a batch dimension with idx.unsqueeze(0)." if idx.dim() == 1 else ""
+            raise InputError(f"idx must be 2-D (batch, time), got shape {tuple(idx.shape)}.{hint}")
+        if idx.dtype == torch.bool or idx.is_floating_point() or idx.is_complex():
+            raise InputError(
+                f"idx must hold integer token ids (torch.long), got dtype {idx.dtype}. "
+                f"Use idx.long() if the values are ids."
+            )
+        b, t = idx.shape
+        if b == 0 or t == 0:
+            raise InputError(f"idx must hold at least one token per row, got shape {(b, t)}.")
+        if t > block:
+            raise InputError(
+                f"Sequence length {t} is longer than block_size={block}. Crop the context to the "
+                f"last {block} tokens, e.g. idx[:, -{block}:]."
+            )
+        if idx.device.type != self.device.type:
+            raise InputError(
+                f"idx is on {idx.device} but the model is on {self.device}; move it with "
+                f"idx.to(model.device)."
+            )
+        lo, hi = torch.stack(torch.aminmax(idx)).tolist()  # one device sync for both
+        if lo < 0 or hi >= vocab:
+            raise InputError(
+                f"Token ids must be in [0, {vocab}) (vocab_size), got values in [{lo}, {hi}]. "
+                f"Check that the tokenizer matches the model."
+            )
+        if idx.dtype != torch.long:
+            idx = idx.long()
+        if kv_cache is not None:
+            if not isinstance(kv_cache, KVCache):
+                raise InputError(f"kv_cache must be a KVCache, got {type(kv_cache).__name__}.")
+            if torch.is_grad_enabled() and self.wte.weight.requires_grad:
+                # Autograd would chain every step's graph through the cache buffers: memory
+                # grows each step and backward fails once a slot is overwritten.
+                raise InputError(
+                    "A KV cache is for inference only: call the model under torch.no_grad() or "
+                    "torch.inference_mode() (lmkit's generate functions do this for you)."
+                )
+            c = self.config
+            if (kv_cache.n_layer, kv_cache.n_head, kv_cache.head_dim) != (
+                c.n_layer,
+                c.n_head,
+                c.head_dim,
+            ):
+                raise ConfigError(
+                    f"This KV cache was made for another model (n_layer={kv_cache.n_layer}, "
+                    f"n_head={kv_cache.n_head}, head_dim={kv_cache.head_dim}); use "
+                    f"model.new_kv_cache(batch_size)."
+                )
+            if kv_cache.batch_size != b:
+                raise InputError(
+                    f"idx has batch size {b} but the KV cache holds {kv_cache.batch_size} rows. "
+                    f"Make the cache with model.new_kv_cache({b}) or reorder it."
+                )
+            if kv_cache.max_len > block:
+                raise ConfigError(
+                    f"KV cache max_len={kv_cache.max_len} exceeds block_size={block}."
+                )
+            kv_cache.check_room(t)
+        if targets is not None:
+            targets = self._check_targets(targets, idx)
+        return idx, targets
+
+    def _check_targets(self, targets: object, idx: torch.Tensor) -> torch.Tensor:
+        if not isinstance(targets, torch.Tensor):
+            raise InputError(f"targets must be a LongTensor, got {type(targets).__name__}.")
+        if targets.shape != idx.shape:
+            raise InputError(
+                f"targets must have the same shape as idx {tuple(idx.shape)}, got "
+                f"{tuple(targets.shape)}. targets[b, t] is the token that follows idx[b, t]."
+            )
+        if targets.dtype == torch.bool or targets.is_floating_point() or targets.is_complex():
+            raise InputError(f"targets must hold integer token ids, got dtype {targets.dtype}.")
+        vocab = self.config.vocab_size
+        bad = (targets != IGNORE_INDEX) & ((targets < 0) | (targets >= vocab))
+        if bool(bad.any()):
+            raise InputError(
+                f"targets must be token ids in [0, {vocab}) or {IGNORE_INDEX} (ignored), got "
+                f"{targets[bad][:5].tolist()} among others."
+            )
+        return targets.long()
+
+    # ----------------------------------------------------------------------------- forward
+    def forward(
+        self,
+        idx: torch.Tensor,
+        targets: torch.Tensor | None = None,
+        *,
+        kv_cache: KVCache | None = None,
+        return_attention: bool = False,
+    ) -> GPTOutput:
+        """Logits for every position of ``idx`` (B, T); the loss too when ``targets`` is given.
+
+        With ``kv_cache``, ``idx`` holds only the new tokens: they sit at positions
+        ``kv_cache.length …``, their keys/values are appended to the cache, and attention
+        covers everything stored. The loss averages cross-entropy over all positions whose
+        target is not -100.
+        """
+        idx, targets = self._check_inputs(idx, targets, kv_cache)
+        b, t = idx.shape
+        offset = 0 if kv_cache is None else kv_cache.length
+
+        x = self.wte(idx)  # (B, T, C)
+        if self.wpe is not None:
+            x = x + self.wpe(t, offset)  # (T, C) broadcasts over the batch
+        x = self.drop(x)
+
+        use_checkpoint = (
+            self.config.gradient_checkpointing
+            and self.training
+            and torch.is_grad_enabled()
+            and kv_cache is None
+            and not return_attention
+        )
+        attentions = []
+        for layer, block in enumerate(self.blocks):
+            if use_checkpoint:
+                # Keep only the block input; recompute its insides during backward.
+                x, weights = checkpoint(block, x, self.rotary, offset, use_reentrant=False)
+            else:
+                x, weights = block(x, self.rotary, offset, kv_cache, layer, return_attention)
+            if return_attention:
+                attentions.append(weights)
+        if kv_cache is not None:
+            kv_cache.advance(t)
+
+        logits = self.lm_head(self.ln_f(x))  # (B, T, vocab_size)
+        loss = None
+        if targets is not None:
+            loss = F.cross_entropy(
+                # reshape, not view: targets is often a slice such as tokens[:, 1:].
+                logits.view(b * t, -1),
+                targets.reshape(b * t),
+                ignore_index=IGNORE_INDEX,
+            )
+        return GPTOutput(logits, loss, tuple(attentions) if return_attention else None)
+
+    # -------------------------------------------------------------------------- state dicts
+    def load_state_dict(
+        self, state_dict: Mapping[str, Any], strict: bool = True, assign: bool = False
+    ) -> Any:
+        """Like ``nn.Module.load_state_dict``, but a mismatch raises :class:`CheckpointError`
+        listing the missing, unexpected and wrongly shaped entries.
+
+        A ``_orig_mod.`` prefix left by ``torch.compile`` is removed first.
+        """
+        if not isinstance(state_dict, Mapping):
+            raise CheckpointError(
+                f"state_dict must be a mapping of names to tensors, got {type(state_dict).__name__}."
+            )
+        prefix = "_orig_mod."
+        if state_dict and all(k.startswith(prefix) for k in state_dict):
+            state_dict = {k[len(prefix) :]: v for k, v in state_dict.items()}
+        own = self.state_dict()
+        problems = []
+        wrong_shape = [
+            f"{k}: checkpoint {tuple(v.shape)} vs model {tuple(own[k].shape)}"
+            for k, v in state_dict.items()
+            if k in own and isinstance(v, torch.Tensor) and v.shape != own[k].shape
+        ]
+        if wrong_shape:
+            problems.append("wrong shapes: " + "; ".join(wrong_shape[:8]))
+        if strict:
+            missing = sorted(set(own) - set(state_dict))
+            unexpected = sorted(set(state_dict) - set(own))
+            if missing:
+                problems.append(f"missing keys: {_preview(missing)}")
+            if unexpected:
+                problems.append(f"unexpected keys: {_preview(unexpected)}")
+        if problems:
+            raise CheckpointError(
+                "The weights do not match this model's configuration ("
+                + ", ".join(problems)
+                + "). Build the model from the config saved with the weights."
+            )
+        result = super().load_state_dict(state_dict, strict=strict, assign=assign)
+        if self.config.tie_weights and self.lm_head.weight is not self.wte.weight:
+            self.lm_head.weight = self.wte.weight  # assign=True swaps in new Parameter objects
+        return result
+
+
+def _preview(names: list[str], limit: int = 6) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+__all__ = ["GPT", "MLP", "Block", "GPTConfig", "GPTOutput"]
