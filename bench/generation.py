@@ -1,0 +1,283 @@
+"""Time greedy generation: lmkit with and without its KV cache against transformers' ``generate``.
+
+Run: ``python -m bench.generation`` (``--help`` for options).
+
+Batch 1, a 16-token prompt, 200 new tokens, GPT-2 small with random weights (fp32 on CPU).
+lmkit and transformers hold identical weights (:func:`lmkit.interop.to_hf`), and the run first
+checks that their greedy outputs agree token for token: timing a wrong answer is worthless.
+A second, "tiny-gpt"-sized model gives time-to-first-token and tokens/s for the classroom.
+On CUDA, transformers' static cache (which ``generate`` compiles) and a ``torch.compile``-d
+lmkit model are timed as well, when they run.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import nn
+
+from bench.common import Report, add_common_args, device_kind, run_cli, time_interleaved
+from lmkit.errors import ConfigError
+from lmkit.generate import generate
+from lmkit.gpt import GPT, GPTConfig
+
+GPT2_SMALL = {"vocab_size": 50257, "block_size": 1024, "n_layer": 12, "n_head": 12, "n_embd": 768}
+TINY_GPT = {"vocab_size": 4096, "block_size": 256, "n_layer": 4, "n_head": 4, "n_embd": 128}
+PROMPT_TOKENS = 16
+NEW_TOKENS = 200
+
+__all__ = ["GPT2_SMALL", "TINY_GPT", "hf_greedy", "lmkit_greedy", "main", "run"]
+
+
+def lmkit_greedy(
+    model: nn.Module, prompt: torch.Tensor, new_tokens: int, use_cache: bool
+) -> torch.Tensor:
+    """lmkit's greedy continuation of ``prompt`` (1, T): returns (1, T + new_tokens)."""
+    return generate(
+        model, prompt, max_new_tokens=new_tokens, strategy="greedy", use_cache=use_cache
+    )
+
+
+def hf_greedy(
+    model: nn.Module, prompt: torch.Tensor, new_tokens: int, use_cache: bool, **extra: Any
+) -> torch.Tensor:
+    """transformers' greedy continuation of ``prompt``, forced to produce exactly ``new_tokens``.
+
+    ``eos_token_id=None`` and ``min_new_tokens`` keep it from stopping early, so both libraries
+    do the same amount of work.
+    """
+    return model.generate(
+        prompt,
+        attention_mask=torch.ones_like(prompt),
+        max_new_tokens=new_tokens,
+        min_new_tokens=new_tokens,
+        do_sample=False,
+        use_cache=use_cache,
+        eos_token_id=None,
+        pad_token_id=0,
+        **extra,
+    )
+
+
+def _models(config: dict[str, int], device: torch.device, seed: int) -> tuple[GPT, nn.Module]:
+    from lmkit.interop import to_hf
+
+    torch.manual_seed(seed)
+    model = GPT(GPTConfig(**config)).to(device).eval()
+    return model, to_hf(model, attn_implementation="sdpa").eval()
+
+
+def _candidates(
+    model: GPT, hf: nn.Module, prompt: torch.Tensor, new_tokens: int, cuda: bool
+) -> tuple[dict[str, Callable[[], torch.Tensor]], list[str]]:
+    """The generation variants to time, and notes about variants that could not run."""
+    candidates: dict[str, Callable[[], torch.Tensor]] = {
+        "lmkit (no cache)": lambda: lmkit_greedy(model, prompt, new_tokens, use_cache=False),
+        "lmkit (KV cache)": lambda: lmkit_greedy(model, prompt, new_tokens, use_cache=True),
+        "transformers (dynamic cache)": lambda: hf_greedy(hf, prompt, new_tokens, True),
+        "transformers (no cache)": lambda: hf_greedy(hf, prompt, new_tokens, False),
+    }
+    notes: list[str] = []
+    if not cuda:
+        return candidates, notes
+    extra: dict[str, Callable[[], torch.Tensor]] = {
+        # generate() compiles the forward pass by itself when the cache is static.
+        "transformers (static cache + compile)": lambda: hf_greedy(
+            hf, prompt, new_tokens, True, cache_implementation="static"
+        ),
+    }
+    compiled = torch.compile(model)  # keeps .config and .new_kv_cache of the wrapped model
+    extra["lmkit (KV cache + compile)"] = lambda: lmkit_greedy(compiled, prompt, new_tokens, True)
+    for name, fn in extra.items():
+        try:
+            fn()  # compiles; a failure here means the variant is not available
+        except Exception as exc:  # compile failures come in many exception types
+            notes.append(f"{name} skipped: {type(exc).__name__}: {str(exc)[:200]}")
+        else:
+            candidates[name] = fn
+    return candidates, notes
+
+
+def _time_tiny_model(
+    report: Report,
+    tiny_config: dict[str, int],
+    device: torch.device,
+    prompt: torch.Tensor,
+    new_tokens: int,
+    tiny_rounds: int,
+    seed: int,
+) -> None:
+    """Add the tiny model's rows: generation speed and time to first token, lmkit vs transformers."""
+    tiny, tiny_hf = _models(tiny_config, device, seed)
+    tiny_prompt = prompt.to(device)
+    tiny_candidates = {
+        "tiny-gpt lmkit (KV cache)": lambda: lmkit_greedy(tiny, tiny_prompt, new_tokens, True),
+        "tiny-gpt transformers (dynamic cache)": lambda: hf_greedy(
+            tiny_hf, tiny_prompt, new_tokens, True
+        ),
+    }
+    first_token = {
+        "tiny-gpt lmkit, first token": lambda: lmkit_greedy(tiny, tiny_prompt, 1, True),
+        "tiny-gpt transformers, first token": lambda: hf_greedy(tiny_hf, tiny_prompt, 1, True),
+    }
+    tiny_lmkit, tiny_peer = [fn() for fn in tiny_candidates.values()]
+    report.checks["tiny-gpt transformers tokens == lmkit tokens"] = bool(
+        torch.equal(tiny_lmkit.cpu(), tiny_peer.cpu())
+    )
+    for name, samples in time_interleaved(
+        tiny_candidates, rounds=tiny_rounds, warmup=1, device=device
+    ).items():
+        row = report.add_timing_row(name, samples, unit="ms")
+        row["tokens_per_s"] = new_tokens / (row["median"] / 1e3)
+    for name, samples in time_interleaved(
+        first_token, rounds=4 * tiny_rounds, warmup=2, device=device
+    ).items():
+        report.add_timing_row(name, samples, unit="ms")
+    report.add_ratio(
+        "tiny-gpt lmkit vs transformers (transformers time / lmkit time)",
+        "tiny-gpt transformers (dynamic cache)",
+        "tiny-gpt lmkit (KV cache)",
+    )
+    report.add_ratio(
+        "tiny-gpt time to first token (transformers / lmkit)",
+        "tiny-gpt transformers, first token",
+        "tiny-gpt lmkit, first token",
+    )
+
+
+def run(
+    device: torch.device | str = "cpu",
+    *,
+    config: dict[str, int] | None = None,
+    tiny_config: dict[str, int] | None = None,
+    new_tokens: int = NEW_TOKENS,
+    prompt_tokens: int = PROMPT_TOKENS,
+    repeats: int = 3,
+    tiny_repeats: int | None = None,
+    seed: int = 0,
+) -> Report:
+    """Measure generation speed of lmkit and transformers; return the report.
+
+    ``repeats`` timed rounds for the main model; ``tiny_repeats`` (default ``5 * repeats``)
+    for the tiny model's generation, and four times as many for its time to first token,
+    because short calls scatter more.
+    """
+    device = torch.device(device)
+    cuda = device.type == "cuda"
+    config = dict(config or GPT2_SMALL)
+    tiny_config = dict(tiny_config or TINY_GPT)
+    for name, value in (
+        ("new_tokens", new_tokens),
+        ("prompt_tokens", prompt_tokens),
+        ("repeats", repeats),
+        ("tiny_repeats", 1 if tiny_repeats is None else tiny_repeats),
+    ):
+        if not isinstance(value, int) or value < 1:
+            raise ConfigError(f"{name} must be a positive integer, got {value!r}.")
+    if prompt_tokens + new_tokens > min(config["block_size"], tiny_config["block_size"]):
+        raise ConfigError(
+            f"prompt_tokens + new_tokens = {prompt_tokens + new_tokens} must fit in the models' "
+            f"context (block_size {config['block_size']} and {tiny_config['block_size']}); "
+            "use fewer --new-tokens."
+        )
+    report = Report(
+        "generation",
+        device_kind(device),
+        {
+            "model": config,
+            "tiny_model": tiny_config,
+            "batch_size": 1,
+            "prompt_tokens": prompt_tokens,
+            "new_tokens": new_tokens,
+            "decoding": "greedy",
+            "dtype": "fp32",
+            "repeats": repeats,
+        },
+    )
+    generator = torch.Generator().manual_seed(seed)
+
+    # ---- the main model: every variant, interleaved
+    model, hf = _models(config, device, seed)
+    prompt = torch.randint(0, config["vocab_size"], (1, prompt_tokens), generator=generator).to(
+        device
+    )
+    candidates, notes = _candidates(model, hf, prompt, new_tokens, cuda)
+    report.notes.extend(notes)
+    outputs = {name: fn() for name, fn in candidates.items()}  # also warms every path up
+    reference = outputs["lmkit (KV cache)"]
+    for name, out in outputs.items():
+        if name != "lmkit (KV cache)":
+            report.checks[f"{name} tokens == lmkit (KV cache) tokens"] = bool(
+                out.shape == reference.shape and torch.equal(out.cpu(), reference.cpu())
+            )
+    seconds = time_interleaved(candidates, rounds=repeats, warmup=0, device=device)
+    for name, samples in seconds.items():
+        row = report.add_timing_row(name, samples, unit="s")
+        row["tokens_per_s"] = new_tokens / row["median"]
+    report.add_ratio(
+        "lmkit: cache speed-up (no-cache time / cache time)", "lmkit (no cache)", "lmkit (KV cache)"
+    )
+    report.add_ratio(
+        "transformers: cache speed-up (no-cache time / cache time)",
+        "transformers (no cache)",
+        "transformers (dynamic cache)",
+    )
+    report.add_ratio(
+        "lmkit vs transformers, cache (transformers time / lmkit time)",
+        "transformers (dynamic cache)",
+        "lmkit (KV cache)",
+    )
+    report.add_ratio(
+        "lmkit vs transformers, no cache (transformers time / lmkit time)",
+        "transformers (no cache)",
+        "lmkit (no cache)",
+    )
+    if (
+        "transformers (static cache + compile)" in candidates
+        and "lmkit (KV cache + compile)" in candidates
+    ):
+        report.add_ratio(
+            "lmkit vs transformers, compiled (transformers time / lmkit time)",
+            "transformers (static cache + compile)",
+            "lmkit (KV cache + compile)",
+        )
+    del model, hf, candidates, outputs
+
+    # ---- the tiny model: time to first token and tokens/s
+    tiny_prompt = torch.randint(
+        0, tiny_config["vocab_size"], (1, prompt_tokens), generator=generator
+    )
+    tiny_rounds = 5 * repeats if tiny_repeats is None else tiny_repeats
+    _time_tiny_model(report, tiny_config, device, tiny_prompt, new_tokens, tiny_rounds, seed)
+    report.notes.append(
+        "Timing rows are the duration of one generate() call of new_tokens tokens, prompt processing "
+        "included; tokens/s = new_tokens / median. 'first token' rows are generate() calls with "
+        "one new token: prompt processing plus one step, i.e. time to first token."
+    )
+    report.notes.append(
+        "Ratios above 1 mean the denominator (lmkit, or the cached variant) is faster."
+    )
+    report.finish()
+    return report
+
+
+def main(argv: list[str] | None = None) -> Report | None:
+    """Command-line entry point: ``python -m bench.generation``."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_common_args(parser)
+    parser.add_argument("--new-tokens", type=int, default=NEW_TOKENS, help="tokens to generate")
+    parser.add_argument("--repeats", type=int, default=3, help="timed rounds per variant")
+    return run_cli(
+        parser,
+        argv,
+        lambda args, device: run(
+            device, new_tokens=args.new_tokens, repeats=args.repeats, seed=args.seed
+        ),
+    )
+
+
+if __name__ == "__main__":
+    main()
