@@ -75,6 +75,53 @@ def _as_matrix(weights: torch.Tensor | Sequence[Sequence[float]]) -> torch.Tenso
     return matrix
 
 
+def labelled_heatmap(
+    matrix: torch.Tensor,
+    row_labels: Sequence[str],
+    col_labels: Sequence[str],
+    *,
+    x_title: str,
+    y_title: str,
+    hovertemplate: str,
+    title: str,
+    zmin: float = 0.0,
+    zmax: float | None = None,
+    colorbar_title: str = "",
+) -> go.Figure:
+    """A heatmap whose axes are positions labelled with tokens, first row at the top.
+
+    Positions rather than categorical labels keep a repeated token ("the" twice) on its own
+    row/column; plotly would merge equal categories. ``customdata[i][j]`` is
+    ``[row_label, col_label]`` for the hover text.
+    """
+    rows, cols = list(row_labels), list(col_labels)
+    fig = go.Figure(
+        go.Heatmap(
+            z=matrix.tolist(),
+            x=list(range(len(cols))),
+            y=list(range(len(rows))),
+            customdata=[[[r, c] for c in cols] for r in rows],
+            hovertemplate=hovertemplate,
+            colorscale="Blues",
+            zmin=zmin,
+            zmax=zmax,
+            colorbar={"title": colorbar_title},
+        )
+    )
+    fig.update_xaxes(
+        tickmode="array", tickvals=list(range(len(cols))), ticktext=cols, title=x_title, side="top"
+    )
+    fig.update_yaxes(
+        tickmode="array",
+        tickvals=list(range(len(rows))),
+        ticktext=rows,
+        title=y_title,
+        autorange="reversed",
+    )
+    fig.update_layout(title=title, template=TEMPLATE)
+    return fig
+
+
 def attention_heatmap(
     weights: torch.Tensor | Sequence[Sequence[float]],
     query_tokens: Sequence[str],
@@ -95,35 +142,17 @@ def attention_heatmap(
             f"weights have shape {tuple(matrix.shape)} but there are {len(query_tokens)} query "
             f"and {len(key_tokens)} key tokens; they must match."
         )
-    fig = go.Figure(
-        go.Heatmap(
-            z=matrix.tolist(),
-            x=list(range(len(key_tokens))),
-            y=list(range(len(query_tokens))),
-            customdata=[[[q, k] for k in key_tokens] for q in query_tokens],
-            hovertemplate="query %{customdata[0]}<br>key %{customdata[1]}<br>weight %{z:.3f}<extra></extra>",
-            colorscale="Blues",
-            zmin=0.0,
-            zmax=1.0,
-            colorbar={"title": "weight"},
-        )
+    return labelled_heatmap(
+        matrix,
+        query_tokens,
+        key_tokens,
+        x_title="key (attended to)",
+        y_title="query (attending)",
+        hovertemplate="query %{customdata[0]}<br>key %{customdata[1]}<br>weight %{z:.3f}<extra></extra>",
+        zmax=1.0,
+        colorbar_title="weight",
+        title=title,
     )
-    fig.update_xaxes(
-        tickmode="array",
-        tickvals=list(range(len(key_tokens))),
-        ticktext=key_tokens,
-        title="key (attended to)",
-        side="top",
-    )
-    fig.update_yaxes(
-        tickmode="array",
-        tickvals=list(range(len(query_tokens))),
-        ticktext=query_tokens,
-        title="query (attending)",
-        autorange="reversed",
-    )
-    fig.update_layout(title=title, template=TEMPLATE)
-    return fig
 
 
 def attention_grid(

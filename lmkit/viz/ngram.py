@@ -13,7 +13,7 @@ import plotly.graph_objects as go
 import torch
 
 from lmkit.errors import InputError
-from lmkit.viz.core import TEMPLATE
+from lmkit.viz.core import TEMPLATE, labelled_heatmap
 from lmkit.viz.tokens import plotly_text as _show
 
 
@@ -91,34 +91,16 @@ def transition_heatmap(
             f"matrix has shape {tuple(values.shape)} but there are {len(rows)} row labels and "
             f"{len(cols)} column labels; they must match."
         )
-    fig = go.Figure(
-        go.Heatmap(
-            z=values.tolist(),
-            x=list(range(len(cols))),
-            y=list(range(len(rows))),
-            customdata=[[[r, c] for c in cols] for r in rows],
-            hovertemplate="P(%{customdata[1]} | %{customdata[0]}) = %{z:.4f}<extra></extra>",
-            colorscale="Blues",
-            zmin=0.0,
-            colorbar={"title": "P"},
-        )
+    return labelled_heatmap(
+        values,
+        rows,
+        cols,
+        x_title="next token",
+        y_title="previous token",
+        hovertemplate="P(%{customdata[1]} | %{customdata[0]}) = %{z:.4f}<extra></extra>",
+        colorbar_title="P",
+        title=title,
     )
-    fig.update_xaxes(
-        tickmode="array",
-        tickvals=list(range(len(cols))),
-        ticktext=cols,
-        title="next token",
-        side="top",
-    )
-    fig.update_yaxes(
-        tickmode="array",
-        tickvals=list(range(len(rows))),
-        ticktext=rows,
-        title="previous token",
-        autorange="reversed",
-    )
-    fig.update_layout(title=title, template=TEMPLATE)
-    return fig
 
 
 def perplexity_curve(
