@@ -46,6 +46,8 @@ _EXPORTS = {
     "generate_text": "lmkit.generate",
     "stream_text": "lmkit.generate",
     "beam_search": "lmkit.beam",
+    "load": "lmkit.hub",
+    "available_models": "lmkit.hub",
 }
 
 __all__ = ["__version__", *sorted(_EXPORTS)]

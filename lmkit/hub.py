@@ -1,0 +1,266 @@
+"""One way to load any model: ``lmkit.load("tiny-gpt")``, a folder, or a Hugging Face name.
+
+Introduced in chapter 9. :func:`load` looks at its argument in this order:
+
+1. a **built-in name** from :data:`BUILTIN_MODELS` (``"tiny-gpt"``…): the files ship inside the
+   package (``lmkit/models/<name>/``), so this works offline;
+2. a **local folder** written by lmkit: ``config.json`` + ``model.safetensors``
+   (:func:`lmkit.checkpoint.save_model`) and ``tokenizer.json`` (``Tokenizer.save``);
+3. a **Hugging Face hub name** such as ``"gpt2"`` (GPT-2 checkpoints only, through
+   :func:`lmkit.interop.load_pretrained`); this needs the network or the local hub cache, and
+   raises :class:`~lmkit.errors.OfflineError` naming the built-in models otherwise.
+
+A name that is close to a built-in one (``"tiny-gtp"``) is taken as a typo, not sent to the hub.
+Weights are only read from safetensors files and remote code is never run.
+
+Adding a built-in model is one entry in :data:`BUILTIN_MODELS`; a model whose folder needs more
+than the standard loader names its own ``loader`` (``"module:function"``, called with the folder
+and the device, returning ``(model, tokenizer)``).
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from lmkit.checkpoint import load_model
+from lmkit.device import pick_device
+from lmkit.errors import CheckpointError, InputError, LmkitError, OfflineError
+from lmkit.tokenizers import Tokenizer, load_tokenizer
+
+KINDS = ("causal-lm", "classifier", "masked-lm")
+MODELS_DIR = Path(__file__).resolve().parent / "models"
+CARD_FILE = "MODEL_CARD.md"
+TOKENIZER_FILE = "tokenizer.json"
+REQUIRED_FILES = ("config.json", "model.safetensors", TOKENIZER_FILE)
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """One built-in model: where its files are, what kind of model it is, how it was made."""
+
+    name: str
+    kind: str  # one of KINDS
+    description: str
+    recipe: str  # the command that reproduces it
+    loader: str | None = None  # "module:function" for folders the standard loader cannot read
+
+    @property
+    def path(self) -> Path:
+        """The folder inside the installed package that holds the model's files."""
+        return MODELS_DIR / self.name
+
+
+BUILTIN_MODELS: dict[str, ModelInfo] = {
+    info.name: info
+    for info in (
+        ModelInfo(
+            "tiny-gpt",
+            "causal-lm",
+            "A 1M-parameter GPT that writes short story-world stories in English and Chinese.",
+            "python -m lmkit.recipes.tiny_gpt",
+        ),
+    )
+}
+"""The models that ship with lmkit, by name. Every entry must have a folder in ``lmkit/models``."""
+
+# model_type in config.json -> kind, for folders that are not built-in models.
+KIND_OF_MODEL_TYPE: dict[str, str] = {"gpt": "causal-lm"}
+
+
+@dataclass
+class LoadedModel:
+    """What :func:`load` returns: the model (eval mode), its tokenizer, and what it is.
+
+    ``card`` is the text of the folder's ``MODEL_CARD.md`` (``None`` if there is none);
+    ``source`` is ``"builtin"``, ``"local"`` or ``"huggingface"``; ``path`` the folder read
+    (``None`` for hub models).
+    """
+
+    model: nn.Module
+    tokenizer: Tokenizer
+    name: str
+    kind: str
+    card: str | None
+    source: str = "local"
+    path: Path | None = None
+
+    def generate_text(self, prompt: str, **settings: Any) -> str:
+        """Continue ``prompt`` (causal language models only); settings go to
+        :func:`lmkit.generate.generate_text`, and generation stops at the tokenizer's
+        end-of-text token unless ``eos_id`` is given."""
+        if self.kind != "causal-lm":
+            raise InputError(
+                f"{self.name!r} is a {self.kind} model; only causal-lm models generate text."
+            )
+        from lmkit.generate import generate_text
+
+        settings.setdefault("eos_id", self.tokenizer.eos_id)
+        return generate_text(self.model, self.tokenizer, prompt, **settings)
+
+
+def available_models(kind: str | None = None) -> list[str]:
+    """Names of the built-in models (of one ``kind``, e.g. ``"causal-lm"``), sorted."""
+    if kind is not None and kind not in KINDS:
+        raise InputError(f"kind must be None or one of {KINDS}, got {kind!r}.")
+    return sorted(n for n, info in BUILTIN_MODELS.items() if kind in (None, info.kind))
+
+
+def model_info(name: str) -> ModelInfo:
+    """The :class:`ModelInfo` of a built-in model; an error listing them for any other name."""
+    if name not in BUILTIN_MODELS:
+        raise InputError(f"{name!r} is not a built-in model. {_builtin_list()}")
+    return BUILTIN_MODELS[name]
+
+
+def _builtin_list() -> str:
+    names = ", ".join(f"{n} ({BUILTIN_MODELS[n].kind})" for n in available_models())
+    return f"Built-in models (offline): {names}. See lmkit.hub.available_models()."
+
+
+def load(
+    name_or_path: str | os.PathLike, *, device: str | torch.device | None = None
+) -> LoadedModel:
+    """Load a built-in model, an lmkit model folder, or a Hugging Face GPT-2 by name.
+
+    ``device=None`` picks the best available device (:func:`lmkit.device.pick_device`). A
+    built-in name wins over a folder of the same name; write ``"./tiny-gpt"`` for the folder.
+    Raises :class:`~lmkit.errors.CheckpointError` for a missing or damaged folder,
+    :class:`~lmkit.errors.OfflineError` for a hub model without network, and
+    :class:`~lmkit.errors.InputError` for a name that is none of these. Introduced in chapter 9.
+    """
+    if not isinstance(name_or_path, (str, os.PathLike)) or not str(name_or_path).strip():
+        raise InputError(
+            f"load() needs a model name or a folder path, got {name_or_path!r}. {_builtin_list()}"
+        )
+    target = pick_device(device)
+    text = str(name_or_path).strip()
+    if isinstance(name_or_path, str) and text in BUILTIN_MODELS:
+        return _load_builtin(BUILTIN_MODELS[text], target)
+    path = Path(text).expanduser()
+    if path.is_dir():
+        model, tokenizer = _load_folder(path, target)
+        return LoadedModel(
+            model, tokenizer, path.name, _kind_of(model), _read_card(path), "local", path
+        )
+    if path.exists():
+        raise CheckpointError(
+            f"{path} is a file; load() expects a model folder (config.json, model.safetensors, "
+            "tokenizer.json), a built-in name or a hub name."
+        )
+    if _looks_like_path(text):
+        raise CheckpointError(f"There is no folder {path}. Check the path. {_builtin_list()}")
+    close = difflib.get_close_matches(text.lower(), list(BUILTIN_MODELS), n=1, cutoff=0.75)
+    if close or not _HUB_ID.fullmatch(text):
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise InputError(
+            f"Unknown model {text!r}: not a built-in model, a folder or a Hugging Face model "
+            f"name.{hint} {_builtin_list()}"
+        )
+    return _load_hub(text, target)
+
+
+# Hub ids: "name" or "owner/name", letters, digits, "-", "_", "."; not starting with a dot.
+_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?")
+
+
+def _looks_like_path(text: str) -> bool:
+    return (
+        text.startswith((".", "/", "~", "\\"))
+        or text.count("/") > 1
+        or "\\" in text
+        or bool(re.match(r"[A-Za-z]:[\\/]", text))
+    )
+
+
+def _load_builtin(info: ModelInfo, device: torch.device) -> LoadedModel:
+    folder = info.path
+    if not folder.is_dir():
+        raise CheckpointError(
+            f"The files of the built-in model {info.name!r} are missing ({folder}); the lmkit "
+            f"installation is incomplete. Reinstall lmkit, or rebuild them with: {info.recipe} "
+            f"--out {folder}"
+        )
+    if info.loader is not None:
+        module, _, function = info.loader.partition(":")
+        model, tokenizer = getattr(importlib.import_module(module), function)(folder, device)
+    else:
+        model, tokenizer = _load_folder(folder, device)
+    return LoadedModel(
+        model, tokenizer, info.name, info.kind, _read_card(folder), "builtin", folder
+    )
+
+
+def _load_folder(folder: Path, device: torch.device) -> tuple[nn.Module, Tokenizer]:
+    """Model and tokenizer from an lmkit folder; any problem becomes a CheckpointError."""
+    missing = [name for name in REQUIRED_FILES if not (folder / name).is_file()]
+    if missing:
+        raise CheckpointError(
+            f"{folder} is not a complete lmkit model folder: {', '.join(missing)} missing. A "
+            "model folder holds config.json + model.safetensors (lmkit.checkpoint.save_model) "
+            "and tokenizer.json (tokenizer.save)."
+        )
+    model = load_model(folder, map_location=device)  # raises CheckpointError itself
+    try:
+        tokenizer = load_tokenizer(folder / TOKENIZER_FILE)
+    except LmkitError as exc:
+        raise CheckpointError(f"The tokenizer of {folder} cannot be read: {exc}") from exc
+    model_vocab = getattr(getattr(model, "config", None), "vocab_size", None)
+    if isinstance(model_vocab, int) and tokenizer.vocab_size > model_vocab:
+        raise CheckpointError(
+            f"{folder}: the tokenizer has {tokenizer.vocab_size} tokens but the model only "
+            f"{model_vocab}; they do not belong together. Save them from the same run."
+        )
+    return model, tokenizer
+
+
+def _kind_of(model: nn.Module) -> str:
+    from lmkit.checkpoint import model_type_of
+
+    kind = getattr(model, "kind", None)
+    if isinstance(kind, str) and kind in KINDS:
+        return kind
+    return KIND_OF_MODEL_TYPE.get(model_type_of(model) or "", "unknown")
+
+
+def _read_card(folder: Path) -> str | None:
+    card = folder / CARD_FILE
+    try:
+        return card.read_text(encoding="utf-8") if card.is_file() else None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CheckpointError(f"{card} cannot be read as UTF-8 text: {exc}") from exc
+
+
+def _load_hub(name: str, device: torch.device) -> LoadedModel:
+    from lmkit.interop import load_pretrained
+    from lmkit.tokenizers import HFTokenizer
+
+    try:
+        model = load_pretrained(name, device=device)
+        tokenizer = HFTokenizer.from_pretrained(name)
+    except OfflineError as exc:
+        raise OfflineError(f"{exc} {_builtin_list()}") from exc
+    except CheckpointError as exc:
+        raise CheckpointError(f"{exc} {_builtin_list()}") from exc
+    card = f"{name}: a Hugging Face GPT-2 checkpoint, converted to lmkit's GPT."
+    return LoadedModel(model, tokenizer, name, "causal-lm", card, "huggingface", None)
+
+
+__all__ = [
+    "BUILTIN_MODELS",
+    "KINDS",
+    "KIND_OF_MODEL_TYPE",
+    "LoadedModel",
+    "ModelInfo",
+    "available_models",
+    "load",
+    "model_info",
+]
