@@ -3,17 +3,10 @@
 from __future__ import annotations
 
 import torch
+from exercise_asserts import fails_with
 
 from lmkit.exercises import check
 from lmkit.optim_scratch import Adam
-
-
-def _fails_with(exercise_id, answer, *phrases, seed=0):
-    result = check(exercise_id, answer, seed=seed, quiet=True)
-    assert not result, f"{exercise_id} accepted a wrong answer"
-    for phrase in phrases:
-        assert phrase in result.message, result.message
-    return result
 
 
 def test_sigmoid_derivative():
@@ -22,8 +15,8 @@ def test_sigmoid_derivative():
         return s * (1 - s)
 
     assert check("ch04.sigmoid_derivative", good, seed=1, quiet=True)
-    _fails_with("ch04.sigmoid_derivative", lambda z: z * (1 - z), "σ(z) belongs")
-    _fails_with("ch04.sigmoid_derivative", torch.sigmoid, "Values differ")
+    fails_with("ch04.sigmoid_derivative", lambda z: z * (1 - z), "σ(z) belongs")
+    fails_with("ch04.sigmoid_derivative", torch.sigmoid, "Values differ")
 
 
 def test_linear_backward_agrees_with_autograd_and_catches_transposes():
@@ -35,10 +28,10 @@ def test_linear_backward_agrees_with_autograd_and_catches_transposes():
 
     assert check("ch04.linear_backward", autograd_answer, seed=2, quiet=True)
     transposed = lambda x, w, g: (g @ w, x.T @ g, g.sum(0))  # noqa: E731
-    _fails_with("ch04.linear_backward", transposed, "Item 1", "transposed")
+    fails_with("ch04.linear_backward", transposed, "Item 1", "transposed")
     mean_bias = lambda x, w, g: (g @ w, g.T @ x, g.mean(0))  # noqa: E731
-    _fails_with("ch04.linear_backward", mean_bias, "Item 2", seed=5)
-    _fails_with("ch04.linear_backward", lambda x, w, g: g @ w, "Expected a tuple")
+    fails_with("ch04.linear_backward", mean_bias, "Item 2", seed=5)
+    fails_with("ch04.linear_backward", lambda x, w, g: g @ w, "Expected a tuple")
 
 
 def test_hidden_delta_catches_the_double_counted_derivative():
@@ -52,8 +45,8 @@ def test_hidden_delta_catches_the_double_counted_derivative():
         s = torch.sigmoid(z)
         return good(w_next, delta_next, z) * s * (1 - s)
 
-    _fails_with("ch04.hidden_delta", seed_formula, "applied twice")
-    _fails_with("ch04.hidden_delta", lambda w, d, z: d @ w, "Values differ")
+    fails_with("ch04.hidden_delta", seed_formula, "applied twice")
+    fails_with("ch04.hidden_delta", lambda w, d, z: d @ w, "Values differ")
 
 
 def test_adam_step_matches_our_adam_and_catches_missing_bias_correction():
@@ -73,7 +66,7 @@ def test_adam_step_matches_our_adam_and_catches_missing_bias_correction():
         v = 0.999 * v + 0.001 * grad**2
         return param - 0.01 * m / (v.sqrt() + 1e-8), m, v
 
-    _fails_with("ch04.adam_step", no_bias_correction, "bias-correction")
+    fails_with("ch04.adam_step", no_bias_correction, "bias-correction")
 
     def in_place(param, grad, m, v, t):
         m.mul_(0.9).add_(0.1 * grad)
@@ -81,10 +74,10 @@ def test_adam_step_matches_our_adam_and_catches_missing_bias_correction():
         update = 0.01 * (m / (1 - 0.9**t)) / ((v / (1 - 0.999**t)).sqrt() + 1e-8)
         return param - update, m, v
 
-    _fails_with("ch04.adam_step", in_place, "in place")
+    fails_with("ch04.adam_step", in_place, "in place")
 
     def ascends(param, grad, m, v, t):
         new, m, v = via_optimizer(param, grad, m, v, t)
         return 2 * param - new, m, v  # θ + step: the seeds' missing minus sign
 
-    _fails_with("ch04.adam_step", ascends, "opposite sign")
+    fails_with("ch04.adam_step", ascends, "opposite sign")

@@ -7,17 +7,10 @@ import math
 
 import torch
 import torch.nn.functional as F
+from exercise_asserts import fails_with
 
 from lmkit.exercises import check
 from lmkit.positional import sinusoidal_table
-
-
-def _fails_with(exercise_id, answer, *phrases, seed=0):
-    result = check(exercise_id, answer, seed=seed, quiet=True)
-    assert not result, f"{exercise_id} accepted a wrong answer"
-    for phrase in phrases:
-        assert phrase in result.message, result.message
-    return result
 
 
 def _attention(q, k, v, *, scale, mask="lower", dim=-1):
@@ -34,28 +27,28 @@ def _attention(q, k, v, *, scale, mask="lower", dim=-1):
 def test_causal_attention_accepts_torch_sdpa_and_names_each_slip():
     sdpa = lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True)  # noqa: E731
     assert check("ch06.causal_attention", sdpa, seed=1, quiet=True)
-    _fails_with("ch06.causal_attention", lambda q, k, v: _attention(q, k, v, scale=1.0), "√d_k")
-    _fails_with(
+    fails_with("ch06.causal_attention", lambda q, k, v: _attention(q, k, v, scale=1.0), "√d_k")
+    fails_with(
         "ch06.causal_attention",
         lambda q, k, v: _attention(q, k, v, scale=1 / q.shape[-1]),
         "divided by d_k",
     )
-    _fails_with(
+    fails_with(
         "ch06.causal_attention",
         lambda q, k, v: _attention(q, k, v, scale=1 / math.sqrt(q.shape[-1]), mask="none"),
         "no causal mask",
     )
-    _fails_with(
+    fails_with(
         "ch06.causal_attention",
         lambda q, k, v: _attention(q, k, v, scale=1 / math.sqrt(q.shape[-1]), mask="upper"),
         "flipped",
     )
-    _fails_with(
+    fails_with(
         "ch06.causal_attention",
         lambda q, k, v: _attention(q, k, v, scale=1 / math.sqrt(q.shape[-1]), dim=-2),
         "dim=-2",
     )
-    stub = _fails_with("ch06.causal_attention", lambda q, k, v: None, "return")
+    stub = fails_with("ch06.causal_attention", lambda q, k, v: None, "return")
     assert "hint" in stub.message
 
 
@@ -79,10 +72,10 @@ def test_sinusoidal_encoding_accepts_lmkit_table_and_names_each_slip():
     def from_one(max_len, dim):
         return sinusoidal_table(max_len + 1, dim)[1:]
 
-    _fails_with("ch06.sinusoidal_encoding", swapped, "swapped")
-    _fails_with("ch06.sinusoidal_encoding", halves, "interleaves")
-    _fails_with("ch06.sinusoidal_encoding", pair_index_exponent, "2i/dim")
-    _fails_with("ch06.sinusoidal_encoding", from_one, "position 0")
+    fails_with("ch06.sinusoidal_encoding", swapped, "swapped")
+    fails_with("ch06.sinusoidal_encoding", halves, "interleaves")
+    fails_with("ch06.sinusoidal_encoding", pair_index_exponent, "2i/dim")
+    fails_with("ch06.sinusoidal_encoding", from_one, "position 0")
 
 
 def test_split_and_merge_heads_catch_reshape_without_transpose():
@@ -102,18 +95,18 @@ def test_split_and_merge_heads_catch_reshape_without_transpose():
         b, t, c = x.shape
         return x.reshape(b, n_heads, t, c // n_heads)
 
-    _fails_with("ch06.split_heads", split_no_transpose, "scrambled")
-    _fails_with(
+    fails_with("ch06.split_heads", split_no_transpose, "scrambled")
+    fails_with(
         "ch06.split_heads",
         lambda x, h: x.reshape(*x.shape[:2], h, -1),
         "transpose(1, 2)",
     )
-    _fails_with(
+    fails_with(
         "ch06.merge_heads",
         lambda x: x.reshape(x.shape[0], x.shape[2], -1),
         "mixes several tokens",
     )
-    _fails_with("ch06.merge_heads", lambda x: x.flatten(2), "(B, H, T·hd)")
+    fails_with("ch06.merge_heads", lambda x: x.flatten(2), "(B, H, T·hd)")
 
 
 def test_matching_slip_names_the_first_matching_wrong_answer():

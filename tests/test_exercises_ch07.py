@@ -5,18 +5,11 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from exercise_asserts import fails_with
 from torch import nn
 
 from lmkit.exercises import check
 from lmkit.gpt import GPT, Block, GPTConfig
-
-
-def _fails_with(exercise_id, answer, *phrases, seed=0):
-    result = check(exercise_id, answer, seed=seed, quiet=True)
-    assert not result, f"{exercise_id} accepted a wrong answer"
-    for phrase in phrases:
-        assert phrase in result.message, result.message
-    return result
 
 
 def test_layer_norm_accepts_nn_layernorm_and_names_each_slip():
@@ -43,10 +36,10 @@ def test_layer_norm_accepts_nn_layernorm_and_names_each_slip():
         mean, var = x.mean(0, keepdim=True), x.var(0, unbiased=False, keepdim=True)
         return (x - mean) / torch.sqrt(var + eps) * w + b
 
-    _fails_with("ch07.layer_norm", unbiased, "unbiased")
-    _fails_with("ch07.layer_norm", eps_outside, "inside the square root")
-    _fails_with("ch07.layer_norm", no_affine, "gain")
-    _fails_with("ch07.layer_norm", over_tokens, "first dimension")
+    fails_with("ch07.layer_norm", unbiased, "unbiased")
+    fails_with("ch07.layer_norm", eps_outside, "inside the square root")
+    fails_with("ch07.layer_norm", no_affine, "gain")
+    fails_with("ch07.layer_norm", over_tokens, "first dimension")
 
 
 def test_ffn_accepts_nn_modules_and_names_the_seed_formula():
@@ -62,15 +55,15 @@ def test_ffn_accepts_nn_modules_and_names_the_seed_formula():
     def seed_article(x, w1, b1, w2, b2):  # max(0, W2·tanh(W1 x + b1)) + b2
         return torch.relu(torch.tanh(x @ w1.T + b1) @ w2.T) + b2
 
-    _fails_with("ch07.ffn", seed_article, "seed article")
-    _fails_with("ch07.ffn", lambda x, w1, b1, w2, b2: torch.relu(x @ w1.T + b1) @ w2.T + b2, "ReLU")
-    _fails_with(
+    fails_with("ch07.ffn", seed_article, "seed article")
+    fails_with("ch07.ffn", lambda x, w1, b1, w2, b2: torch.relu(x @ w1.T + b1) @ w2.T + b2, "ReLU")
+    fails_with(
         "ch07.ffn",
         lambda x, w1, b1, w2, b2: F.gelu(x @ w1.T + b1, approximate="tanh") @ w2.T + b2,
         "tanh approximation",
     )
-    _fails_with("ch07.ffn", lambda x, w1, b1, w2, b2: F.gelu(x @ w1.T + b1) @ w2.T, "b₂")
-    _fails_with("ch07.ffn", lambda x, w1, b1, w2, b2: (x @ w1.T + b1) @ w2.T + b2, "collapse")
+    fails_with("ch07.ffn", lambda x, w1, b1, w2, b2: F.gelu(x @ w1.T + b1) @ w2.T, "b₂")
+    fails_with("ch07.ffn", lambda x, w1, b1, w2, b2: (x @ w1.T + b1) @ w2.T + b2, "collapse")
 
 
 def test_block_parameters_match_a_real_block_and_name_each_slip():
@@ -80,12 +73,12 @@ def test_block_parameters_match_a_real_block_and_name_each_slip():
         return sum(p.numel() for p in block.parameters())
 
     assert check("ch07.block_parameters", counted, seed=3, quiet=True)
-    _fails_with("ch07.block_parameters", lambda d: 12 * d * d, "weight matrices only")
-    _fails_with("ch07.block_parameters", lambda d: 12 * d * d + 9 * d, "layer norms")
-    _fails_with("ch07.block_parameters", lambda d: 12 * d * d + 11 * d, "gain AND a shift")
-    _fails_with("ch07.block_parameters", lambda d: 8 * d * d + 11 * d, "4·d_model")
-    _fails_with("ch07.block_parameters", lambda d: 11 * d * d + 12 * d, "four d×d")
-    _fails_with("ch07.block_parameters", lambda d: 12 * d * d + 16 * d, "not 4d")
+    fails_with("ch07.block_parameters", lambda d: 12 * d * d, "weight matrices only")
+    fails_with("ch07.block_parameters", lambda d: 12 * d * d + 9 * d, "layer norms")
+    fails_with("ch07.block_parameters", lambda d: 12 * d * d + 11 * d, "gain AND a shift")
+    fails_with("ch07.block_parameters", lambda d: 8 * d * d + 11 * d, "4·d_model")
+    fails_with("ch07.block_parameters", lambda d: 11 * d * d + 12 * d, "four d×d")
+    fails_with("ch07.block_parameters", lambda d: 12 * d * d + 16 * d, "not 4d")
 
 
 def test_gpt_parameters_match_a_real_model_and_name_each_slip():
@@ -99,9 +92,9 @@ def test_gpt_parameters_match_a_real_model_and_name_each_slip():
     def untied(vocab, block, layers, d):
         return counted(vocab, block, layers, d) + vocab * d
 
-    _fails_with("ch07.gpt_parameters", untied, "ties")
-    _fails_with(
+    fails_with("ch07.gpt_parameters", untied, "ties")
+    fails_with(
         "ch07.gpt_parameters", lambda v, b, n, d: counted(v, b, n, d) - 2 * d, "final layer norm"
     )
-    _fails_with("ch07.gpt_parameters", lambda v, b, n, d: counted(v, b, n, d) - b * d, "position")
-    _fails_with("ch07.gpt_parameters", lambda v, b, n, d: 0.5, "Values differ")
+    fails_with("ch07.gpt_parameters", lambda v, b, n, d: counted(v, b, n, d) - b * d, "position")
+    fails_with("ch07.gpt_parameters", lambda v, b, n, d: 0.5, "Values differ")
