@@ -12,38 +12,18 @@ from itertools import pairwise
 
 import pytest
 from hypothesis import given, settings
-from hypothesis import strategies as st
+from tricky_text import EOT, any_text
 
 from lmkit.errors import ConfigError, InputError, TokenizerError
 from lmkit.tokenizers import ByteBPETokenizer, CharTokenizer, load_tokenizer
 from lmkit.tokenizers.bpe import DEFAULT_PATTERN
 
-EOT = "<|endoftext|>"
 CORPUS = (
     "The quick brown fox jumps over the lazy dog. The dog doesn't mind; it's lazy!\n"
     "我喜欢吃苹果。苹果是一种水果。我也喜欢吃香蕉，香蕉也是水果。\n"
     "Numbers like 12345 and 2024 appear, as do emoji 😀😀 and café, naïve, über.\n"
     "  Indented   text\twith tabs\r\nand snake_case_names, URLs http://example.com/a?b=c.\n"
 ) * 3
-
-# Pieces that tend to break tokenizers: multi-byte characters, joiners, combining marks,
-# control characters, and special-token text.
-TRICKY = [
-    "我",
-    "喜欢",
-    "。",
-    "😀",
-    "👨\u200d👩\u200d👧",
-    "e\u0301",
-    "\x00",
-    "\n",
-    " ",
-    "\t",
-    EOT,
-    "'s",
-    "9",
-]
-any_text = st.one_of(st.text(), st.lists(st.sampled_from(TRICKY)).map("".join))
 
 
 @cache

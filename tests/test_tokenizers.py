@@ -7,7 +7,7 @@ import sys
 
 import pytest
 from hypothesis import given, settings
-from hypothesis import strategies as st
+from tricky_text import EOT, any_text
 
 from lmkit.errors import (
     ConfigError,
@@ -25,21 +25,6 @@ from lmkit.tokenizers import (
 )
 
 ZH = "我喜欢吃苹果。"
-EOT = "<|endoftext|>"
-TRICKY = [
-    "我",
-    "喜欢",
-    "。",
-    "😀",
-    "👨\u200d👩\u200d👧",
-    "e\u0301",
-    "\x00",
-    "\x1f",
-    "\n",
-    "\u3000",
-    EOT,
-]
-any_text = st.one_of(st.text(), st.lists(st.sampled_from(TRICKY)).map("".join))
 
 # ----- CharTokenizer --------------------------------------------------------------------------
 
