@@ -121,6 +121,13 @@ def _format(exercise: Exercise, passed: bool, body: str) -> str:
     return f"{mark} {exercise.id} ({exercise.title}): {body}"
 
 
+def _failed(exercise: Exercise, case_number: int, body: str) -> CheckResult:
+    """The result for an answer that passed every case before ``case_number``."""
+    return CheckResult(
+        exercise.id, False, case_number, case_number - 1, _format(exercise, False, body)
+    )
+
+
 def _check_function(
     exercise: Exercise, answer: Callable, generator: torch.Generator
 ) -> CheckResult:
@@ -136,18 +143,14 @@ def _check_function(
                 f"case {number} of {len(cases)} ({case.label}) raised "
                 f"{type(exc).__name__}: {exc}\n  (in {frame.name}, line {frame.lineno})"
             )
-            return CheckResult(
-                exercise.id, False, number, number - 1, _format(exercise, False, body)
-            )
+            return _failed(exercise, number, body)
         for original, after in zip(case.args, args, strict=True):
             if isinstance(original, torch.Tensor) and not torch.equal(original, after):
                 body = (
                     f"case {number} ({case.label}): your function changed its input in place. "
                     "Work on a copy (e.g. x.clone()) or use out-of-place operations."
                 )
-                return CheckResult(
-                    exercise.id, False, number, number - 1, _format(exercise, False, body)
-                )
+                return _failed(exercise, number, body)
         problem = compare(expected, got, rtol=exercise.rtol, atol=exercise.atol)
         if problem is not None:
             extra = exercise.diagnose(expected, got) if exercise.diagnose else None
@@ -156,9 +159,7 @@ def _check_function(
                 body += f"\n  likely cause: {extra}"
             if exercise.hints:
                 body += f"\n  hint: {exercise.hints[0]}"
-            return CheckResult(
-                exercise.id, False, number, number - 1, _format(exercise, False, body)
-            )
+            return _failed(exercise, number, body)
     body = f"passed all {len(cases)} cases, including fresh random inputs."
     return CheckResult(exercise.id, True, len(cases), len(cases), _format(exercise, True, body))
 
