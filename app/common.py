@@ -1,0 +1,154 @@
+"""What every page of the app shares: cached models, generation slots, input cleaning, errors.
+
+This is the app's thin Streamlit layer over lmkit. Three rules hold for the whole app:
+
+- **Models load once per process** (``st.cache_resource``) and are shared by every session.
+  They are only ever used in eval mode under ``torch.inference_mode`` or for gradients of
+  inputs (saliency), never trained in place, so concurrent reads are safe.
+- **Heavy work takes a slot.** A classroom of 30 people on a 2-core machine must not start 30
+  generations at once (each would crawl and the server would stall): :func:`work_slot` lets
+  ``SLOTS`` run at a time and queues the rest, telling the visitor they are waiting.
+- **Visitors choose models by name only.** :func:`load_builtin` accepts the names of the
+  built-in models and nothing else, so no one can make the server read a path or a URL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+import time
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import streamlit as st
+import torch
+
+from lmkit.errors import LmkitError
+from lmkit.hub import BUILTIN_MODELS, LoadedModel, available_models, load
+
+log = logging.getLogger("lmkit.app")
+
+# Each worker uses one thread: with 2 cores, two single-threaded jobs finish sooner than two
+# jobs fighting over two threads each.
+SLOTS = max(1, int(os.environ.get("LMKIT_APP_SLOTS", os.cpu_count() or 1)))
+SLOT_WAIT_S = 120.0  # give up (with a message) rather than hang a page forever
+MAX_CHARS = 2_000  # text boxes: longer input is cut, with a notice
+CHAR_LIMIT_HINT = f"at most {MAX_CHARS:,} characters are used"
+
+
+@st.cache_resource(show_spinner=False)
+def _configure_torch() -> bool:
+    torch.set_num_threads(1)
+    return True
+
+
+_configure_torch()
+
+
+@st.cache_resource(show_spinner="Loading the model (once per server)…")
+def _load_cached(name: str) -> LoadedModel:
+    loaded = load(name)
+    loaded.model.eval()
+    return loaded
+
+
+def load_builtin(name: str) -> LoadedModel:
+    """A built-in model by name, loaded once per process. Any other string is refused."""
+    if name not in BUILTIN_MODELS:
+        raise LmkitError(f"Unknown model {name!r}; choose one of {', '.join(available_models())}.")
+    return _load_cached(name)
+
+
+def model_names(kind: str) -> list[str]:
+    """Built-in models of one kind whose files (and optional packages) are present."""
+    return [name for name in available_models(kind) if BUILTIN_MODELS[name].path.is_dir()]
+
+
+@st.cache_resource(show_spinner=False)
+def _slots() -> threading.BoundedSemaphore:
+    return threading.BoundedSemaphore(SLOTS)
+
+
+@contextlib.contextmanager
+def work_slot(what: str = "this") -> Iterator[None]:
+    """Run heavy work in one of the ``SLOTS`` shared slots; wait (and say so) when all are busy."""
+    slots = _slots()
+    if not slots.acquire(blocking=False):
+        with st.spinner(f"Other visitors are running models; {what} starts in a moment…"):
+            if not slots.acquire(timeout=SLOT_WAIT_S):
+                raise LmkitError("The server is busy. Please try again in a minute.")
+    try:
+        yield
+    finally:
+        slots.release()
+
+
+@dataclass
+class CleanText:
+    """Text from a visitor, made safe to feed a model, and what was done to it."""
+
+    text: str
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not self.text.strip()
+
+
+def clean_text(text: str | None, max_chars: int = MAX_CHARS) -> CleanText:
+    """NFC-normalise, drop control characters (keeping newlines and tabs), cut to ``max_chars``.
+
+    Emoji, Chinese and mixed scripts pass through untouched; the tokenizers handle them.
+    """
+    raw = text or ""
+    notes: list[str] = []
+    normal = unicodedata.normalize("NFC", raw)
+    kept = "".join(
+        ch for ch in normal if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cs")
+    )
+    if len(kept) != len(normal):
+        notes.append(f"Removed {len(normal) - len(kept)} control character(s).")
+    if len(kept) > max_chars:
+        notes.append(f"The text was cut to its first {max_chars:,} of {len(kept):,} characters.")
+        kept = kept[:max_chars]
+    return CleanText(kept, notes)
+
+
+def show_notes(cleaned: CleanText) -> None:
+    for note in cleaned.notes:
+        st.info(note)
+
+
+@contextlib.contextmanager
+def guarded(action: str) -> Iterator[None]:
+    """Show problems as a friendly message instead of a traceback, and log the details.
+
+    lmkit's own errors already say what to do, so they are shown as they are; anything else
+    is logged for the operator and shown as a short apology.
+    """
+    try:
+        yield
+    except LmkitError as exc:
+        st.error(str(exc))
+    except Exception:  # noqa: BLE001 - a page must never show a visitor a traceback
+        log.exception("Unexpected error while %s", action)
+        st.error(f"Something went wrong while {action}. The details are in the server log.")
+
+
+class Stopwatch:
+    """Tokens per second for a stream, robust to the first token's warm-up."""
+
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+        self.count = 0
+
+    def tick(self) -> None:
+        self.count += 1
+
+    @property
+    def rate(self) -> float:
+        elapsed = time.perf_counter() - self.start
+        return self.count / elapsed if elapsed > 0 else 0.0
