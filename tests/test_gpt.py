@@ -421,3 +421,46 @@ def test_cuda_fast_path_and_cache_match_explicit_path(pos_encoding):
         )
     assert torch.allclose(fast, explicit, atol=1e-4)
     assert torch.allclose(steps, fast, atol=1e-4)
+
+
+# ------------------------------------------------------- CPU decoding's transposed output layer
+def _reference_logits(model: GPT, idx: torch.Tensor) -> torch.Tensor:
+    """What the output layer must give: F.linear with lm_head's weight as it is now."""
+    with torch.no_grad():
+        hidden = model.wte(idx) + model.wpe(idx.shape[1], 0)
+        for block in model.blocks:
+            hidden, _ = block(hidden, model.rotary, 0, None, 0, False)
+        return F.linear(model.ln_f(hidden), model.lm_head.weight)
+
+
+def test_single_row_inference_logits_follow_every_weight_change():
+    model = make(seed=3)
+    one = ids(1, 1, seed=4)
+    with torch.inference_mode():
+        first = model(one).logits[0, -1]
+    torch.testing.assert_close(first, _reference_logits(model, one)[0, -1])
+
+    # An optimizer step changes the (tied) weight in place: the cached copy must notice.
+    model.train()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+    loss = model(ids(2, 8), ids(2, 8, seed=9)).loss
+    loss.backward()
+    optimizer.step()
+    model.eval()
+    with torch.no_grad():
+        after_step = model(one).logits[0, -1]
+    torch.testing.assert_close(after_step, _reference_logits(model, one)[0, -1])
+    assert not torch.allclose(after_step, first)
+
+    # load_state_dict copies other weights in: again the logits must follow.
+    other = make(seed=11)
+    model.load_state_dict(other.state_dict())
+    with torch.no_grad():
+        torch.testing.assert_close(model(one).logits, other(one).logits)
+
+
+def test_transposed_copy_never_reaches_the_state_dict():
+    model = make()
+    with torch.no_grad():
+        model(ids(1, 1))
+    assert set(model.state_dict()) == set(make().state_dict())
