@@ -30,7 +30,9 @@ PERPLEXITY = Exercise(
     title="perplexity of a uniform model over 65 characters",
     kind="value",
     reference=lambda: 65.0,
-    diagnose=lambda expected, got: "did you use log base 2?" if abs(got - 6.022) < 0.01 else None,
+    diagnose=lambda expected, got, args: (
+        "did you use log base 2?" if abs(got - 6.022) < 0.01 else None
+    ),
     hints=("Perplexity is exp of the mean negative log-likelihood.",),
 )
 
@@ -142,3 +144,29 @@ def test_every_registered_chapter_exercise_accepts_its_own_reference():
             assert check(exercise.id, exercise.reference, seed=0, quiet=True), exercise.id
         else:
             assert check(exercise.id, exercise.reference(), quiet=True), exercise.id
+
+
+def test_diagnose_receives_the_inputs_of_the_failing_case_not_of_a_later_call(monkeypatch):
+    seen = []
+
+    def diagnose(expected, got, args):
+        seen.append(args)
+        (x,) = args
+        return "you returned the input itself" if torch.equal(got, x) else None
+
+    exercise = Exercise(
+        id="test.double",
+        title="double a tensor",
+        kind="function",
+        reference=lambda x: 2 * x,
+        make_cases=lambda gen: [
+            Case((torch.full((2,), float(i)),), f"value {i}") for i in (1, 2, 3)
+        ],
+        diagnose=diagnose,
+    )
+    monkeypatch.setitem(core._REGISTRY, exercise.id, exercise)
+    identity = lambda x: x.clone()  # noqa: E731
+    result = check("test.double", identity, seed=0, quiet=True)
+    assert not result and "you returned the input itself" in result.message
+    assert len(seen) == 1 and torch.equal(seen[0][0], torch.full((2,), 1.0))
+    assert "value 1" in result.message

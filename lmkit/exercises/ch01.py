@@ -9,29 +9,11 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable
 from typing import Any
 
 import torch
 
 from lmkit.exercises.core import Case, Exercise, register
-
-
-class RememberArgs:
-    """Wrap a reference so ``diagnose`` can see the inputs of the case that just failed.
-
-    The checker calls the reference on a case, then the reader's answer, then ``diagnose``;
-    remembering the last arguments lets a diagnosis recompute a typical wrong answer. Later
-    chapters' exercise modules reuse it. Introduced in chapter 1.
-    """
-
-    def __init__(self, fn: Callable[..., Any]) -> None:
-        self.fn = fn
-        self.args: tuple = ()
-
-    def __call__(self, *args: Any) -> Any:
-        self.args = args
-        return self.fn(*args)
 
 
 def _close(a: Any, b: Any, rel: float = 1e-4) -> bool:
@@ -53,9 +35,6 @@ def _sentence_prob(counts: torch.Tensor, ids: list[int]) -> float:
     return prob
 
 
-_sentence_ref = RememberArgs(_sentence_prob)
-
-
 def _sentence_cases(gen: torch.Generator) -> list[Case]:
     cases = [
         Case(
@@ -72,8 +51,8 @@ def _sentence_cases(gen: torch.Generator) -> list[Case]:
     return cases
 
 
-def _sentence_diagnose(expected: Any, got: Any) -> str | None:
-    counts, ids = _sentence_ref.args
+def _sentence_diagnose(expected: Any, got: Any, args: tuple) -> str | None:
+    counts, ids = args
     counts = counts.double()
     pairs = list(itertools.pairwise(ids))
     joint = math.prod(float(counts[a, b] / counts.sum()) for a, b in pairs)
@@ -96,7 +75,7 @@ register(
         id="ch01.sentence_probability",
         title="probability of a sentence under a bigram model",
         kind="function",
-        reference=_sentence_ref,
+        reference=_sentence_prob,
         make_cases=_sentence_cases,
         atol=1e-12,  # products of many probabilities are small: compare relatively
         hints=(
@@ -113,9 +92,6 @@ def _add_k(counts: torch.Tensor, k: float) -> torch.Tensor:
     return (counts + k) / (counts.sum() + k * counts.numel())
 
 
-_add_k_ref = RememberArgs(_add_k)
-
-
 def _add_k_cases(gen: torch.Generator) -> list[Case]:
     cases = [
         Case((torch.tensor([3.0, 0.0, 1.0, 0.0]), 1.0), "counts [3, 0, 1, 0], k = 1"),
@@ -129,8 +105,8 @@ def _add_k_cases(gen: torch.Generator) -> list[Case]:
     return cases
 
 
-def _add_k_diagnose(expected: Any, got: Any) -> str | None:
-    counts, k = _add_k_ref.args
+def _add_k_diagnose(expected: Any, got: Any, args: tuple) -> str | None:
+    counts, k = args
     counts = counts.double()
     if _close(got, (counts + k) / (counts.sum() + k)):
         return (
@@ -149,7 +125,7 @@ register(
         id="ch01.add_k_smoothing",
         title="add-k smoothed next-token distribution",
         kind="function",
-        reference=_add_k_ref,
+        reference=_add_k,
         make_cases=_add_k_cases,
         hints=("P(w) = (count(w) + k) / (total + k * V), where V is the number of tokens.",),
         diagnose=_add_k_diagnose,
@@ -162,9 +138,6 @@ def _perplexity(log_probs: torch.Tensor) -> float:
     return math.exp(-float(log_probs.double().mean()))
 
 
-_perplexity_ref = RememberArgs(_perplexity)
-
-
 def _perplexity_cases(gen: torch.Generator) -> list[Case]:
     cases = [Case((torch.log(torch.tensor([0.5, 0.25, 0.125])),), "probabilities 1/2, 1/4, 1/8")]
     for _ in range(4):
@@ -174,8 +147,8 @@ def _perplexity_cases(gen: torch.Generator) -> list[Case]:
     return cases
 
 
-def _perplexity_diagnose(expected: Any, got: Any) -> str | None:
-    (log_probs,) = _perplexity_ref.args
+def _perplexity_diagnose(expected: Any, got: Any, args: tuple) -> str | None:
+    (log_probs,) = args
     lp = log_probs.double()
     if _close(got, torch.exp(lp.mean())):
         return (
@@ -197,7 +170,7 @@ register(
         id="ch01.perplexity",
         title="perplexity from per-token log-probabilities",
         kind="function",
-        reference=_perplexity_ref,
+        reference=_perplexity,
         make_cases=_perplexity_cases,
         hints=("perplexity = exp(-(1/N) * sum(log p)) = exp(-log_probs.mean()).",),
         diagnose=_perplexity_diagnose,
@@ -209,9 +182,6 @@ register(
 def _posterior(prior: torch.Tensor, likelihood: torch.Tensor) -> torch.Tensor:
     joint = prior.double() * likelihood.double()
     return joint / joint.sum()
-
-
-_posterior_ref = RememberArgs(_posterior)
 
 
 def _posterior_cases(gen: torch.Generator) -> list[Case]:
@@ -230,8 +200,8 @@ def _posterior_cases(gen: torch.Generator) -> list[Case]:
     return cases
 
 
-def _posterior_diagnose(expected: Any, got: Any) -> str | None:
-    prior, likelihood = (t.double() for t in _posterior_ref.args)
+def _posterior_diagnose(expected: Any, got: Any, args: tuple) -> str | None:
+    prior, likelihood = (t.double() for t in args)
     if _close(got, prior * likelihood):
         return (
             "you computed P(E | H) P(H) but did not divide by the evidence P(E) = "
@@ -249,7 +219,7 @@ register(
         id="ch01.bayes_posterior",
         title="posterior over hypotheses with Bayes' rule",
         kind="function",
-        reference=_posterior_ref,
+        reference=_posterior,
         make_cases=_posterior_cases,
         hints=("posterior = prior * likelihood, divided by its sum (the evidence P(E)).",),
         diagnose=_posterior_diagnose,

@@ -13,7 +13,6 @@ from typing import Any
 
 import torch
 
-from lmkit.exercises.ch01 import RememberArgs
 from lmkit.exercises.core import Case, Exercise, register
 
 # Characters the random cases draw from: 1-, 2-, 3- and 4-byte UTF-8 characters.
@@ -31,9 +30,6 @@ def _utf8_len(text: str) -> int:
     return len(text.encode("utf-8"))
 
 
-_utf8_ref = RememberArgs(_utf8_len)
-
-
 def _utf8_cases(gen: torch.Generator) -> list[Case]:
     cases = [
         Case(("hello",), "'hello' (ASCII only)"),
@@ -46,8 +42,8 @@ def _utf8_cases(gen: torch.Generator) -> list[Case]:
     return cases
 
 
-def _utf8_diagnose(expected: Any, got: Any) -> str | None:
-    (text,) = _utf8_ref.args
+def _utf8_diagnose(expected: Any, got: Any, args: tuple) -> str | None:
+    (text,) = args
     if got == len(text):
         return (
             "you counted characters (code points), not bytes. Characters outside ASCII take "
@@ -63,7 +59,7 @@ register(
         id="ch02.utf8_bytes",
         title="number of UTF-8 bytes in a string",
         kind="function",
-        reference=_utf8_ref,
+        reference=_utf8_len,
         make_cases=_utf8_cases,
         hints=("str.encode turns text into bytes; len of a bytes object counts bytes.",),
         diagnose=_utf8_diagnose,
@@ -76,7 +72,6 @@ def _normalize(text: str) -> str:
     return unicodedata.normalize("NFKC", text)
 
 
-_normalize_ref = RememberArgs(_normalize)
 _WIDE = "ＡＢＣａｂｃ１２３，。！？（）：；　" + "我喜欢苹果" + "abc,.!?" + "ﬁ①"
 
 
@@ -91,8 +86,8 @@ def _normalize_cases(gen: torch.Generator) -> list[Case]:
     return cases
 
 
-def _normalize_diagnose(expected: Any, got: Any) -> str | None:
-    (text,) = _normalize_ref.args
+def _normalize_diagnose(expected: Any, got: Any, args: tuple) -> str | None:
+    (text,) = args
     if got == text or got == unicodedata.normalize("NFC", text):
         return (
             "full-width characters are still there. NFC (and doing nothing) keeps forms like "
@@ -113,7 +108,7 @@ register(
         id="ch02.nfkc",
         title="Unicode NFKC normalisation (full-width to half-width)",
         kind="function",
-        reference=_normalize_ref,
+        reference=_normalize,
         make_cases=_normalize_cases,
         hints=("The standard library's unicodedata.normalize takes the form name first.",),
         diagnose=_normalize_diagnose,
@@ -124,9 +119,6 @@ register(
 # ----------------------------------------------------------------- 3. pair counts
 def _pair_counts(ids: list[int]) -> dict[tuple[int, int], int]:
     return dict(Counter(itertools.pairwise(ids)))
-
-
-_pairs_ref = RememberArgs(_pair_counts)
 
 
 def _pair_cases(gen: torch.Generator) -> list[Case]:
@@ -142,8 +134,8 @@ def _pair_cases(gen: torch.Generator) -> list[Case]:
     return cases
 
 
-def _pair_diagnose(expected: Any, got: Any) -> str | None:
-    (ids,) = _pairs_ref.args
+def _pair_diagnose(expected: Any, got: Any, args: tuple) -> str | None:
+    (ids,) = args
     if got == dict(Counter(zip(ids[::2], ids[1::2], strict=False))):
         return (
             "you counted pairs in steps of two, which misses every other pair; pairs overlap: "
@@ -159,7 +151,7 @@ register(
         id="ch02.pair_counts",
         title="count adjacent pairs of ids",
         kind="function",
-        reference=_pairs_ref,
+        reference=_pair_counts,
         make_cases=_pair_cases,
         hints=("Return a dict {(a, b): count}; zip(ids, ids[1:]) walks over neighbours.",),
         diagnose=_pair_diagnose,
@@ -180,9 +172,6 @@ def _merge(ids: list[int], pair: tuple[int, int], new_id: int) -> list[int]:
     return out
 
 
-_merge_ref = RememberArgs(_merge)
-
-
 def _merge_cases(gen: torch.Generator) -> list[Case]:
     cases = [
         Case(([1, 2, 3, 1, 2], (1, 2), 256), "[1, 2, 3, 1, 2], merge (1, 2) -> 256"),
@@ -197,8 +186,8 @@ def _merge_cases(gen: torch.Generator) -> list[Case]:
     return cases
 
 
-def _merge_diagnose(expected: Any, got: Any) -> str | None:
-    ids, pair, new_id = _merge_ref.args
+def _merge_diagnose(expected: Any, got: Any, args: tuple) -> str | None:
+    ids, pair, new_id = args
     if got == ids:
         return "nothing was merged; compare each (ids[i], ids[i + 1]) with the pair."
     missed_end = _merge(ids[:-1], pair, new_id) + ids[-1:] if len(ids) > 1 else ids
@@ -222,7 +211,7 @@ register(
         id="ch02.merge_pair",
         title="apply one BPE merge to a list of ids",
         kind="function",
-        reference=_merge_ref,
+        reference=_merge,
         make_cases=_merge_cases,
         hints=("Walk left to right with an index; on a match append new_id and jump by 2.",),
         diagnose=_merge_diagnose,

@@ -33,7 +33,7 @@ def _cosine_cases(gen: torch.Generator) -> list[Case]:
     ]
 
 
-def _cosine_diagnose(expected, got) -> str | None:
+def _cosine_diagnose(expected, got, args: tuple) -> str | None:
     value = _as_float_tensor(got)
     if value is not None and value.numel() == 1 and abs(float(value)) > 1 + 1e-6:
         return (
@@ -82,7 +82,7 @@ def _sgns_cases(gen: torch.Generator) -> list[Case]:
     return cases
 
 
-def _sgns_diagnose(expected, got) -> str | None:
+def _sgns_diagnose(expected, got, args: tuple) -> str | None:
     value = _as_float_tensor(got)
     if value is not None and value.numel() == 1 and float(value) < 0:
         return (
@@ -123,7 +123,7 @@ def _glove_cases(gen: torch.Generator) -> list[Case]:
     ]
 
 
-def _glove_diagnose(expected, got) -> str | None:
+def _glove_diagnose(expected, got, args: tuple) -> str | None:
     value = _as_float_tensor(got)
     if value is not None and value.numel() and float(value.max()) > 1 + 1e-6:
         return "f(x) is capped at 1: counts above x_max must all get weight exactly 1."
@@ -168,7 +168,7 @@ def _pca_cases(gen: torch.Generator) -> list[Case]:
     return cases
 
 
-def _pca_diagnose(expected, got) -> str | None:
+def _pca_diagnose(expected, got, args: tuple) -> str | None:
     value = _as_float_tensor(got)
     if value is None or value.shape != expected.shape:
         return None

@@ -31,7 +31,7 @@ def _sigmoid_cases(gen: torch.Generator) -> list[Case]:
     ]
 
 
-def _sigmoid_diagnose(expected, got) -> str | None:
+def _sigmoid_diagnose(expected, got, args: tuple) -> str | None:
     value = _float(got)
     if value is None or value.shape != expected.shape:
         return None
@@ -119,7 +119,7 @@ def _delta_cases(gen: torch.Generator) -> list[Case]:
     return cases
 
 
-def _delta_diagnose(expected, got) -> str | None:
+def _delta_diagnose(expected, got, args: tuple) -> str | None:
     value = _float(got)
     if value is None or value.shape != expected.shape:
         return None
@@ -188,7 +188,7 @@ def _adam_cases(gen: torch.Generator) -> list[Case]:
     ]
 
 
-def _adam_diagnose(expected, got) -> str | None:
+def _adam_diagnose(expected, got, args: tuple) -> str | None:
     if not isinstance(got, (tuple, list)) or len(got) != 3:
         return None
     new_param = _float(got[0])

@@ -80,7 +80,7 @@ def _rnn_reference(x, h, w_x, w_h, b):
 _rnn = _Recorded(_rnn_reference)
 
 
-def _rnn_diagnose(expected: Any, got: Any) -> str | None:
+def _rnn_diagnose(expected: Any, got: Any, args: tuple) -> str | None:
     x, h, w_x, w_h, b = _rnn.last_args
     pre = x @ w_x.T + h @ w_h.T + b
     return _first_match(
@@ -131,7 +131,7 @@ def _lstm_reference(x, h, c, w_ih, w_hh, b):
 _lstm = _Recorded(_lstm_reference)
 
 
-def _lstm_diagnose(expected: Any, got: Any) -> str | None:
+def _lstm_diagnose(expected: Any, got: Any, args: tuple) -> str | None:
     x, h, c, w_ih, w_hh, b = _lstm.last_args
     pre_i, pre_f, pre_g, pre_o = _lstm_parts(x, h, c, w_ih, w_hh, b)
     i, g, o = torch.sigmoid(pre_i), torch.tanh(pre_g), torch.sigmoid(pre_o)
@@ -192,7 +192,7 @@ def _gru_reference(x, h, w_ih, w_hh, b_ih, b_hh):
 _gru = _Recorded(_gru_reference)
 
 
-def _gru_diagnose(expected: Any, got: Any) -> str | None:
+def _gru_diagnose(expected: Any, got: Any, args: tuple) -> str | None:
     x, h, w_ih, w_hh, b_ih, b_hh = _gru.last_args
     r, z, x_n, h_n = _gru_parts(x, h, w_ih, w_hh, b_ih, b_hh)
     hid = h.shape[-1]
@@ -248,7 +248,7 @@ def _spam_f1() -> float:
     return 2 * precision * recall / (precision + recall)
 
 
-def _f1_diagnose(expected: Any, got: Any) -> str | None:
+def _f1_diagnose(expected: Any, got: Any, args: tuple) -> str | None:
     try:
         value = float(got)
     except (TypeError, ValueError):
@@ -304,7 +304,7 @@ def _bound() -> float:
     return _RADIUS**_DISTANCE
 
 
-def _bound_diagnose(expected: Any, got: Any) -> str | None:
+def _bound_diagnose(expected: Any, got: Any, args: tuple) -> str | None:
     try:
         value = float(got)
     except (TypeError, ValueError):

@@ -14,7 +14,6 @@ from typing import Any
 
 import torch
 
-from lmkit.exercises.ch01 import RememberArgs
 from lmkit.exercises.core import Case, Exercise, register
 
 
@@ -60,9 +59,6 @@ def _causal_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torc
     return _attend(q, k, v, scale=1 / math.sqrt(q.shape[-1]), mask="lower")
 
 
-_attention_ref = RememberArgs(_causal_attention)
-
-
 def _attention_cases(gen: torch.Generator) -> list[Case]:
     def qkv(*shape: int, scale: float = 1.0):
         return tuple(torch.randn(*shape, generator=gen) * scale for _ in range(3))
@@ -75,8 +71,8 @@ def _attention_cases(gen: torch.Generator) -> list[Case]:
     ]
 
 
-def _attention_diagnose(expected: Any, got: Any) -> str | None:
-    q, k, v = _attention_ref.args
+def _attention_diagnose(expected: Any, got: Any, args: tuple) -> str | None:
+    q, k, v = args
     d = q.shape[-1]
     slips = [
         (
@@ -111,7 +107,7 @@ register(
         id="ch06.causal_attention",
         title="causal scaled dot-product attention softmax(QKᵀ/√d_k + mask) V",
         kind="function",
-        reference=_attention_ref,
+        reference=_causal_attention,
         make_cases=_attention_cases,
         rtol=1e-4,
         atol=1e-5,
@@ -142,9 +138,6 @@ def _sinusoidal(max_len: int, dim: int) -> torch.Tensor:
     return _interleave(angle.sin(), angle.cos()).float()
 
 
-_sinusoid_ref = RememberArgs(_sinusoidal)
-
-
 def _sinusoid_cases(gen: torch.Generator) -> list[Case]:
     max_len = int(torch.randint(5, 40, (1,), generator=gen))
     dim = 2 * int(torch.randint(2, 17, (1,), generator=gen))
@@ -155,8 +148,8 @@ def _sinusoid_cases(gen: torch.Generator) -> list[Case]:
     ]
 
 
-def _sinusoid_diagnose(expected: Any, got: Any) -> str | None:
-    max_len, dim = _sinusoid_ref.args
+def _sinusoid_diagnose(expected: Any, got: Any, args: tuple) -> str | None:
+    max_len, dim = args
     right = _angles(max_len, dim, lambda pair: pair / dim)
     per_index = _angles(max_len, dim, lambda pair: (pair / 2) / dim)
     from_one = _angles(max_len, dim, lambda pair: pair / dim, start=1)
@@ -187,7 +180,7 @@ register(
         id="ch06.sinusoidal_encoding",
         title="the sinusoidal position table PE (max_len, dim)",
         kind="function",
-        reference=_sinusoid_ref,
+        reference=_sinusoidal,
         make_cases=_sinusoid_cases,
         rtol=1e-4,
         atol=1e-5,
@@ -206,9 +199,6 @@ def _split_heads(x: torch.Tensor, n_heads: int) -> torch.Tensor:
     return x.reshape(b, t, n_heads, c // n_heads).transpose(1, 2)  # (B, H, T, hd)
 
 
-_split_ref = RememberArgs(_split_heads)
-
-
 def _split_cases(gen: torch.Generator) -> list[Case]:
     return [
         Case(
@@ -219,8 +209,8 @@ def _split_cases(gen: torch.Generator) -> list[Case]:
     ]
 
 
-def _split_diagnose(expected: Any, got: Any) -> str | None:
-    x, n_heads = _split_ref.args
+def _split_diagnose(expected: Any, got: Any, args: tuple) -> str | None:
+    x, n_heads = args
     b, t, c = x.shape
     slips = [
         (
@@ -242,7 +232,7 @@ register(
         id="ch06.split_heads",
         title="split (B, T, C) into heads (B, H, T, C/H)",
         kind="function",
-        reference=_split_ref,
+        reference=_split_heads,
         make_cases=_split_cases,
         hints=(
             "x.view(B, T, H, C // H) keeps each token's features together; then .transpose(1, 2).",
@@ -258,9 +248,6 @@ def _merge_heads(x: torch.Tensor) -> torch.Tensor:
     return x.transpose(1, 2).reshape(b, t, h * hd)  # (B, T, C): heads side by side
 
 
-_merge_ref = RememberArgs(_merge_heads)
-
-
 def _merge_cases(gen: torch.Generator) -> list[Case]:
     return [
         Case((torch.arange(24.0).reshape(1, 2, 3, 4),), "x = arange(24) as (B=1, H=2, T=3, hd=4)"),
@@ -269,8 +256,8 @@ def _merge_cases(gen: torch.Generator) -> list[Case]:
     ]
 
 
-def _merge_diagnose(expected: Any, got: Any) -> str | None:
-    (x,) = _merge_ref.args
+def _merge_diagnose(expected: Any, got: Any, args: tuple) -> str | None:
+    (x,) = args
     b, h, t, hd = x.shape
     slips = [
         (
@@ -290,7 +277,7 @@ register(
         id="ch06.merge_heads",
         title="merge heads (B, H, T, hd) back into (B, T, H·hd)",
         kind="function",
-        reference=_merge_ref,
+        reference=_merge_heads,
         make_cases=_merge_cases,
         hints=("x.transpose(1, 2) gives (B, T, H, hd); then .reshape(B, T, H * hd).",),
         diagnose=_merge_diagnose,

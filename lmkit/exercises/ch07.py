@@ -13,7 +13,6 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from lmkit.exercises.ch01 import RememberArgs
 from lmkit.exercises.ch06 import matching_slip
 from lmkit.exercises.core import Case, Exercise, register
 
@@ -21,9 +20,6 @@ from lmkit.exercises.core import Case, Exercise, register
 # ------------------------------------------------------------ 1. layer norm
 def _layer_norm(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, eps: float):
     return F.layer_norm(x, (x.shape[-1],), weight, bias, eps)
-
-
-_ln_ref = RememberArgs(_layer_norm)
 
 
 def _ln_cases(gen: torch.Generator) -> list[Case]:
@@ -41,8 +37,8 @@ def _ln_cases(gen: torch.Generator) -> list[Case]:
     ]
 
 
-def _ln_diagnose(expected: Any, got: Any) -> str | None:
-    x, weight, bias, eps = _ln_ref.args
+def _ln_diagnose(expected: Any, got: Any, args: tuple) -> str | None:
+    x, weight, bias, eps = args
     x = x.double()
     mean = x.mean(-1, keepdim=True)
     var = x.var(-1, unbiased=False, keepdim=True)
@@ -79,7 +75,7 @@ register(
         id="ch07.layer_norm",
         title="layer norm y = (x − μ)/√(σ² + ε) · γ + β over the last dimension",
         kind="function",
-        reference=_ln_ref,
+        reference=_layer_norm,
         make_cases=_ln_cases,
         rtol=1e-4,
         atol=1e-5,
@@ -95,9 +91,6 @@ register(
 # ------------------------------------------------------------ 2. the feed-forward block
 def _ffn(x, w1, b1, w2, b2) -> torch.Tensor:
     return F.linear(F.gelu(F.linear(x, w1, b1)), w2, b2)
-
-
-_ffn_ref = RememberArgs(_ffn)
 
 
 def _ffn_cases(gen: torch.Generator) -> list[Case]:
@@ -121,8 +114,8 @@ def _ffn_cases(gen: torch.Generator) -> list[Case]:
     return cases
 
 
-def _ffn_diagnose(expected: Any, got: Any) -> str | None:
-    x, w1, b1, w2, b2 = (a.double() for a in _ffn_ref.args)
+def _ffn_diagnose(expected: Any, got: Any, args: tuple) -> str | None:
+    x, w1, b1, w2, b2 = (a.double() for a in args)
     hidden = F.linear(x, w1, b1)
     slips = [
         (
@@ -158,7 +151,7 @@ register(
         id="ch07.ffn",
         title="feed-forward block FFN(x) = W₂·GELU(W₁x + b₁) + b₂",
         kind="function",
-        reference=_ffn_ref,
+        reference=_ffn,
         make_cases=_ffn_cases,
         rtol=1e-4,
         atol=1e-5,
@@ -179,9 +172,6 @@ def _block_parameters(d: int) -> int:
     return attention + mlp + norms
 
 
-_block_ref = RememberArgs(_block_parameters)
-
-
 def _block_cases(gen: torch.Generator) -> list[Case]:
     d = 8 * int(torch.randint(2, 40, (1,), generator=gen))
     return [
@@ -191,8 +181,8 @@ def _block_cases(gen: torch.Generator) -> list[Case]:
     ]
 
 
-def _block_diagnose(expected: Any, got: Any) -> str | None:
-    (d,) = _block_ref.args
+def _block_diagnose(expected: Any, got: Any, args: tuple) -> str | None:
+    (d,) = args
     slips = [
         (12 * d * d, "you counted the weight matrices only; add the biases and layer norms."),
         (
@@ -218,7 +208,7 @@ register(
         id="ch07.block_parameters",
         title="number of parameters in one GPT-2 block of width d_model",
         kind="function",
-        reference=_block_ref,
+        reference=_block_parameters,
         make_cases=_block_cases,
         hints=(
             "attention: 4 projections d×d plus 4 biases of d; MLP: d×4d + 4d and 4d×d + d; "
@@ -235,9 +225,6 @@ def _gpt_parameters(vocab_size: int, block_size: int, n_layer: int, n_embd: int)
     return vocab_size * d + block_size * d + n_layer * _block_parameters(d) + 2 * d
 
 
-_gpt_ref = RememberArgs(_gpt_parameters)
-
-
 def _gpt_cases(gen: torch.Generator) -> list[Case]:
     vocab = int(torch.randint(50, 5000, (1,), generator=gen))
     return [
@@ -247,8 +234,8 @@ def _gpt_cases(gen: torch.Generator) -> list[Case]:
     ]
 
 
-def _gpt_diagnose(expected: Any, got: Any) -> str | None:
-    vocab, block, _layers, d = _gpt_ref.args
+def _gpt_diagnose(expected: Any, got: Any, args: tuple) -> str | None:
+    vocab, block, _layers, d = args
     slips = [
         (
             expected + vocab * d,
@@ -270,7 +257,7 @@ register(
         id="ch07.gpt_parameters",
         title="number of parameters of a GPT-2-style model (tied output layer)",
         kind="function",
-        reference=_gpt_ref,
+        reference=_gpt_parameters,
         make_cases=_gpt_cases,
         hints=(
             "token embedding V·d + position embedding block·d + n_layer blocks + the final "

@@ -48,8 +48,10 @@ class Exercise:
     rtol: float = 1e-5
     atol: float = 1e-6
     hints: Sequence[str] = ()
-    # (expected, got) -> explanation of a recognised mistake, or None.
-    diagnose: Callable[[Any, Any], str | None] | None = None
+    # (expected, got, args) -> explanation of a recognised mistake, or None. ``args`` are the
+    # failing case's inputs (a fresh copy), so a diagnosis can recompute typical wrong answers;
+    # value exercises have no inputs and get ().
+    diagnose: Callable[[Any, Any, tuple], str | None] | None = None
     tags: Sequence[str] = field(default_factory=tuple)
 
     def __post_init__(self) -> None:
@@ -153,7 +155,11 @@ def _check_function(
                 return _failed(exercise, number, body)
         problem = compare(expected, got, rtol=exercise.rtol, atol=exercise.atol)
         if problem is not None:
-            extra = exercise.diagnose(expected, got) if exercise.diagnose else None
+            extra = (
+                exercise.diagnose(expected, got, copy.deepcopy(case.args))
+                if exercise.diagnose
+                else None
+            )
             body = f"case {number} of {len(cases)} failed ({case.label}).\n{problem}"
             if extra:
                 body += f"\n  likely cause: {extra}"
@@ -170,7 +176,7 @@ def _check_value(exercise: Exercise, answer: Any) -> CheckResult:
     if problem is None:
         return CheckResult(exercise.id, True, 1, 1, _format(exercise, True, "correct."))
     # Never print the expected value: that would hand out the answer.
-    explanation = exercise.diagnose(expected, answer) if exercise.diagnose else None
+    explanation = exercise.diagnose(expected, answer, ()) if exercise.diagnose else None
     body = f"not yet: your value is {describe(answer)}."
     if explanation:
         body += f"\n  likely cause: {explanation}"
