@@ -13,13 +13,22 @@ lmkit model are timed as well, when they run.
 from __future__ import annotations
 
 import argparse
+import statistics
+import time
 from collections.abc import Callable
 from typing import Any
 
 import torch
 from torch import nn
 
-from bench.common import Report, add_common_args, device_kind, run_cli, time_interleaved
+from bench.common import (
+    Report,
+    add_common_args,
+    device_kind,
+    run_cli,
+    sync,
+    time_interleaved,
+)
 from lmkit.errors import ConfigError
 from lmkit.generate import generate
 from lmkit.gpt import GPT, GPTConfig
@@ -68,6 +77,59 @@ def _models(config: dict[str, int], device: torch.device, seed: int) -> tuple[GP
     torch.manual_seed(seed)
     model = GPT(GPTConfig(**config)).to(device).eval()
     return model, to_hf(model, attn_implementation="sdpa").eval()
+
+
+def read_bandwidth(device: torch.device, megabytes: int = 512, repeats: int = 7) -> float:
+    """Memory read bandwidth in GB/s: the median time to sum a ``megabytes`` fp32 tensor.
+
+    Decoding one token at batch 1 reads every weight once and does two FLOPs per weight read, far
+    too little arithmetic to keep the cores busy: its speed is bounded by this bandwidth, not by
+    the FLOP rate. The tensor is much larger than the caches, as GPT-2 small's 0.5 GB is.
+    """
+    data = torch.ones(megabytes * 2**20 // 4, device=device)
+    times = []
+    for _ in range(repeats + 1):
+        sync(device)
+        start = time.perf_counter()
+        data.sum()
+        sync(device)
+        times.append(time.perf_counter() - start)
+    return data.numel() * 4 / statistics.median(times[1:]) / 1e9
+
+
+def decode_bytes_per_token(model: GPT) -> int:
+    """Bytes of weights one decoding step reads: everything except the embedding tables, of
+    which it reads one row each, plus the output matrix (tied or not), read in full."""
+    tables = {id(model.wte.weight)} | ({id(model.wpe.weight)} if model.wpe is not None else set())
+    seen, total = set(), 0
+    for p in model.parameters():
+        if id(p) not in seen and id(p) not in tables:
+            total += p.numel() * p.element_size()
+        seen.add(id(p))
+    head = model.lm_head.weight
+    return total + (head.numel() * head.element_size() if id(head) in tables else 0)
+
+
+def _add_roofline(report: Report, model: GPT, device: torch.device, megabytes: int) -> None:
+    """The bandwidth bound on batch-1 decoding, and how close each cached variant comes to it."""
+    bandwidth = read_bandwidth(device, megabytes)
+    per_token = decode_bytes_per_token(model)
+    bound = bandwidth * 1e9 / per_token
+    report.add_row(
+        "memory-bandwidth bound (batch-1 decoding)",
+        unit="tokens/s",
+        read_bandwidth_gb_s=round(bandwidth, 2),
+        weights_read_per_token_mb=round(per_token / 1e6, 1),
+        tokens_per_s=round(bound, 1),
+    )
+    for row in report.rows:
+        if "cache" in row["name"] and "no cache" not in row["name"] and row.get("unit") == "s":
+            row["share_of_bound"] = row["tokens_per_s"] / bound
+    report.notes.append(
+        f"The bound is read bandwidth (median time to sum a {megabytes} MB fp32 tensor) divided "
+        "by the "
+        "bytes of weights a decoding step reads; share_of_bound = measured tokens/s / bound."
+    )
 
 
 def _candidates(
@@ -158,6 +220,7 @@ def run(
     repeats: int = 3,
     tiny_repeats: int | None = None,
     seed: int = 0,
+    bandwidth_mb: int = 512,
 ) -> Report:
     """Measure generation speed of lmkit and transformers; return the report.
 
@@ -244,6 +307,7 @@ def run(
             "transformers (static cache + compile)",
             "lmkit (KV cache + compile)",
         )
+    _add_roofline(report, model, device, bandwidth_mb)
     del model, hf, candidates, outputs
 
     # ---- the tiny model: time to first token and tokens/s

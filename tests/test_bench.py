@@ -272,17 +272,38 @@ def test_generation_report_on_tiny_models(tmp_path):
         prompt_tokens=4,
         repeats=1,
         tiny_repeats=1,
+        bandwidth_mb=8,
     )
     parity = {k: v for k, v in report.checks.items() if "tokens ==" in k}
     assert len(parity) == 4 and all(v is True for v in parity.values())
+    bound = report.row("memory-bandwidth bound (batch-1 decoding)")
+    assert bound["read_bandwidth_gb_s"] > 0
+    cached = report.row("lmkit (KV cache)")
+    assert cached["share_of_bound"] == pytest.approx(
+        cached["tokens_per_s"] / bound["tokens_per_s"], rel=1e-2
+    )
     for row in report.rows:
-        if "tokens_per_s" in row:
+        if "tokens_per_s" in row and "median" in row:
             seconds = row["median"] / (1e3 if row["unit"] == "ms" else 1.0)
             assert row["tokens_per_s"] == pytest.approx(4 / seconds)
     data = json.loads(report.write(tmp_path)[0].read_text())
     assert_ratios_from_medians(data)
     assert_timing_rows_consistent(data)
     assert len(data["ratios"]) == 6
+
+
+def test_decode_bytes_per_token_counts_the_output_matrix_but_not_the_tables():
+    from lmkit.gpt import GPT, GPTConfig
+
+    settings = {"vocab_size": 50, "block_size": 16, "n_layer": 2, "n_head": 2, "n_embd": 8}
+    tied = GPT(GPTConfig(**settings))
+    # Tied: every parameter except the position table; the token table is the output matrix.
+    assert generation.decode_bytes_per_token(tied) == 4 * (tied.num_parameters() - 16 * 8)
+    untied = GPT(GPTConfig(**settings, tie_weights=False))
+    # Untied: the token table is only looked up (one row), so it is left out entirely.
+    assert generation.decode_bytes_per_token(untied) == 4 * (
+        untied.num_parameters() - 16 * 8 - 50 * 8
+    )
 
 
 def test_generation_parity_check_catches_a_wrong_answer(monkeypatch):
