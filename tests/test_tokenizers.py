@@ -331,3 +331,13 @@ def test_from_pretrained_local_folder(tmp_path):
     assert HFTokenizer.from_pretrained(tmp_path / "tok").encode("hello world") == [2, 3]
     with pytest.raises(TokenizerError, match="No tokenizer folder"):
         HFTokenizer.from_pretrained(str(tmp_path / "nope"))
+
+
+def test_a_subclass_that_inherits_a_type_name_does_not_take_over_loading(tmp_path):
+    class Tweaked(CharTokenizer):  # e.g. a notebook adding markers around encode()
+        def encode(self, text, **kwargs):
+            return [0, *super().encode(text, **kwargs)]
+
+    path = CharTokenizer.train("abc").save(tmp_path / "char.json")
+    assert type(load_tokenizer(path)) is CharTokenizer
+    assert type(Tweaked(list("ab")).__class__.load(path)) is Tweaked  # explicit class still works

@@ -100,7 +100,9 @@ class Tokenizer(ABC):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        if cls.type_name:
+        # Only a class that names its own type registers: a subclass that merely inherits a
+        # type_name (a test's or a notebook's tweak) must not take over loading of that type.
+        if cls.__dict__.get("type_name"):
             Tokenizer._registry[cls.type_name] = cls
 
     def __init__(
@@ -298,7 +300,9 @@ class Tokenizer(ABC):
                 f"{path} holds a tokenizer of unknown type {kind!r}; lmkit knows "
                 f"{sorted(Tokenizer._registry)}."
             )
-        if cls is not Tokenizer and not issubclass(target, cls):
+        if cls is not Tokenizer and issubclass(cls, target):
+            target = cls  # a subclass of the file's type (a tweak) loads as itself
+        elif cls is not Tokenizer and not issubclass(target, cls):
             raise TokenizerError(
                 f"{path} holds a {kind!r} tokenizer, not a {cls.type_name!r} one. "
                 "Use lmkit.tokenizers.load_tokenizer(path), which loads any type."
