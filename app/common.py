@@ -76,14 +76,20 @@ def _slots() -> threading.BoundedSemaphore:
 def work_slot(what: str = "this") -> Iterator[None]:
     """Run heavy work in one of the ``SLOTS`` shared slots; wait (and say so) when all are busy."""
     slots = _slots()
-    if not slots.acquire(blocking=False):
-        with st.spinner(f"Other visitors are running models; {what} starts in a moment…"):
-            if not slots.acquire(timeout=SLOT_WAIT_S):
-                raise LmkitError("The server is busy. Please try again in a minute.")
+    acquired = slots.acquire(blocking=False)
+    # Everything after a successful acquire sits inside try/finally: a visitor clicking again
+    # stops this run at its next Streamlit call, which may be the spinner's exit, and a slot
+    # lost there would be lost for good.
     try:
+        if not acquired:
+            with st.spinner(f"Other visitors are running models; {what} starts in a moment…"):
+                acquired = slots.acquire(timeout=SLOT_WAIT_S)
+            if not acquired:
+                raise LmkitError("The server is busy. Please try again in a minute.")
         yield
     finally:
-        slots.release()
+        if acquired:
+            slots.release()
 
 
 @dataclass
@@ -133,7 +139,7 @@ def guarded(action: str) -> Iterator[None]:
         yield
     except LmkitError as exc:
         st.error(str(exc))
-    except Exception:  # noqa: BLE001 - a page must never show a visitor a traceback
+    except Exception:
         log.exception("Unexpected error while %s", action)
         st.error(f"Something went wrong while {action}. The details are in the server log.")
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import threading
 
+import common
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st_
 
-import common
 from lmkit.errors import LmkitError
 
 
@@ -30,7 +30,9 @@ def test_clean_text_keeps_chinese_emoji_and_reports_what_it_changed():
     assert common.clean_text("  \n\t ").empty and common.clean_text(None).empty
 
 
-@pytest.mark.parametrize("name", ["/etc/passwd", "../lmkit/models/tiny-gpt", "gpt2", "https://x.y/z"])
+@pytest.mark.parametrize(
+    "name", ["/etc/passwd", "../lmkit/models/tiny-gpt", "gpt2", "https://x.y/z"]
+)
 def test_only_builtin_model_names_can_be_loaded(name):
     with pytest.raises(LmkitError, match="Unknown model"):
         common.load_builtin(name)
@@ -57,3 +59,29 @@ def test_work_slots_bound_the_number_of_concurrent_jobs(monkeypatch):
     for t in threads:
         t.join()
     assert peak[0] == 2
+
+
+def test_a_run_stopped_while_leaving_the_wait_gives_its_slot_back(monkeypatch):
+    # Streamlit stops a superseded run at its next Streamlit call; here that is the spinner's
+    # exit, just after the slot was acquired.
+    class Stopped(BaseException):
+        pass
+
+    class StoppingSpinner:
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            raise Stopped
+
+    slots = threading.BoundedSemaphore(1)
+    monkeypatch.setattr(common, "_slots", lambda: slots)
+    monkeypatch.setattr(common.st, "spinner", StoppingSpinner)
+    slots.acquire()  # another visitor holds the only slot…
+    threading.Timer(0.05, slots.release).start()  # …and finishes soon
+    with pytest.raises(Stopped), common.work_slot():
+        pass
+    assert slots.acquire(blocking=False), "the stopped run kept the slot"

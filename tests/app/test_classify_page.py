@@ -1,0 +1,214 @@
+"""The Classify page: probabilities and saliency equal what the model itself computes, the
+method switch changes the scores, files come back as a CSV of predictions, and bad uploads or
+odd text give friendly messages, never a traceback.
+
+The page is driven with a tiny random BERT classifier put in place of the built-in ones (so the
+checks do not depend on which trained models are installed), and once more with every built-in
+classifier that is present.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import common
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st_
+
+from lmkit.bert import BertConfig, BertForSequenceClassification
+from lmkit.bert_tokenizer import BertBPETokenizer
+from lmkit.hub import LoadedModel
+
+from .conftest import no_errors, open_page, plotly_figures
+from .page_text import page_settings, page_text, shown_messages
+
+FAKE = "fake-sentiment"
+REAL = {"model_names": common.model_names, "load_builtin": common.load_builtin}
+TEXT = "The film was slow at first, but the ending was wonderful."
+
+
+class LenientClassifier(BertForSequenceClassification):
+    """Takes ``input_ids`` and ``inputs_embeds`` together (the embeddings win), as
+    :mod:`lmkit.saliency` passes both; lmkit's BERT refuses that (reported to the lead)."""
+
+    def forward(self, input_ids=None, attention_mask=None, *, inputs_embeds=None, **kwargs):
+        if inputs_embeds is not None:
+            input_ids = None
+        return super().forward(input_ids, attention_mask, inputs_embeds=inputs_embeds, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def fake():
+    torch.manual_seed(0)
+    tokenizer = BertBPETokenizer.train_bert(
+        "the film was slow at first but the ending was wonderful 我喜欢 " * 20, vocab_size=300
+    )
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size, max_position=64, n_layer=1, n_head=2, n_embd=16,
+        intermediate=32, dropout=0.0, labels=("negative", "positive"),
+    )  # fmt: skip
+    model = LenientClassifier(config).eval()
+    model.max_length = 64  # text_classify reads this first; long texts are cut to it
+    return LoadedModel(model, tokenizer, FAKE, "classifier", None)
+
+
+@pytest.fixture(scope="module")
+def page(fake):
+    names, load = common.model_names, common.load_builtin
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(
+            common, "model_names", lambda kind: [FAKE] if kind == "classifier" else names(kind)
+        )
+        patch.setattr(common, "load_builtin", lambda name: fake if name == FAKE else load(name))
+        yield open_page("classify")
+
+
+def _probabilities(loaded, text: str) -> torch.Tensor:
+    ids = torch.tensor([loaded.tokenizer.encode(text)])
+    with torch.no_grad():
+        return loaded.model(ids).logits.softmax(-1)[0]
+
+
+def _gradient_x_input(loaded, text: str, target: int) -> torch.Tensor:
+    ids = torch.tensor([loaded.tokenizer.encode(text)])
+    embeds = loaded.model.input_embeddings(ids).detach().requires_grad_(True)
+    log_p = loaded.model(inputs_embeds=embeds).logits.log_softmax(-1)[0, target]
+    (grad,) = torch.autograd.grad(log_p, embeds)
+    return (grad * embeds).sum(-1)[0].detach()
+
+
+def _classify(at, text: str, method: str = "gradient × input"):
+    at.text_area(key="classify_text").input(text).run()
+    at.radio(key="classify_method").set_value(method).run()
+    at.button(key="classify_go").click().run()
+    return at
+
+
+def test_probabilities_and_saliency_are_the_models_own(page, fake):
+    _classify(page, TEXT)
+    no_errors(page)
+    probs = _probabilities(fake, TEXT)
+    best = int(probs.argmax())
+    bars, saliency = plotly_figures(page)
+    assert list(bars["data"][0]["y"]) == ["negative", "positive"]
+    assert torch.allclose(torch.tensor(bars["data"][0]["x"]).float(), probs, atol=1e-5)
+    assert page.success[0].value.startswith(f"**{fake.model.labels[best]}**")
+    ids = fake.tokenizer.encode(TEXT)
+    cells = saliency["data"][0]["customdata"]
+    assert len(cells) == len(ids) and cells[0][1] == "[CLS]" and cells[-1][1] == "[SEP]"
+    scores = torch.tensor([cell[3] for cell in cells])
+    assert torch.allclose(scores, _gradient_x_input(fake, TEXT, best), atol=1e-4)
+
+
+def test_integrated_gradients_give_other_scores_that_add_up(page, fake):
+    _classify(page, TEXT, "gradient × input")
+    plain = [cell[3] for cell in plotly_figures(page)[1]["data"][0]["customdata"]]
+    _classify(page, TEXT, "integrated gradients")
+    no_errors(page)
+    figure = plotly_figures(page)[1]
+    integrated = [cell[3] for cell in figure["data"][0]["customdata"]]
+    assert "integrated gradients" in figure["layout"]["title"]["text"]
+    assert len(integrated) == len(plain) and integrated != plain
+    assert integrated[0] == 0.0 and integrated[-1] == 0.0  # [CLS]/[SEP] stay in the baseline
+
+
+def test_an_empty_text_asks_for_one(page):
+    _classify(page, "   \n ")
+    no_errors(page)
+    assert any("nothing to classify" in m for m in shown_messages(page))
+
+
+def _upload(at, name: str, data: bytes, column: str = ""):
+    at.text_input(key="classify_column").input(column).run()
+    at.file_uploader(key="classify_upload").set_value((name, data, "text/csv")).run()
+    at.button(key="classify_batch_go").click().run()
+    return at
+
+
+def test_a_csv_comes_back_with_a_prediction_per_row(page, fake):
+    texts = ["I loved it", "Terrible, boring film", "我喜欢", "so-so; not sure"]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerows([["id", "review"], *[[i, t] for i, t in enumerate(texts)]])
+    _upload(page, "reviews.csv", buffer.getvalue().encode())
+    no_errors(page)
+    assert page.get("download_button")[0].proto.label == "Download the results (CSV)"
+    output = page.session_state["classify_batch_result"][2].decode()
+    header, *rows = list(csv.reader(io.StringIO(output)))
+    assert header == ["id", "review", "predicted_label", "p_negative", "p_positive", "truncated"]
+    assert [row[1] for row in rows] == texts
+    for row in rows:
+        probs = _probabilities(fake, row[1])
+        assert [float(p) for p in row[3:5]] == pytest.approx(probs.tolist(), abs=1e-5)
+        assert row[2] == fake.model.labels[int(probs.argmax())]
+    assert len(page.dataframe[0].value) == len(texts)
+
+
+def test_plain_text_is_one_text_per_line(page):
+    _upload(page, "lines.txt", b"good film\n\nbad film\n")
+    no_errors(page)
+    assert any("Classified 2 rows" in m for m in shown_messages(page))
+
+
+@pytest.mark.parametrize(
+    ("data", "column", "message"),
+    [
+        (b"\xff\xfe\x00b\x00a\x00d", "", "not UTF-8"),
+        (b"text\n\n\n", "", "no text"),
+        (b"id,text\n1,a,b\n", "", "fields"),
+        (b"id,review\n1,fine\n", "comment", "No column named 'comment'"),
+        (("text\n" + "ok\n" * 2_001).encode(), "", "limit is 2,000"),
+    ],
+)
+def test_malformed_uploads_get_a_clear_message(page, data, column, message):
+    _upload(page, "upload.csv", data, column)
+    assert not page.exception
+    assert any(message in e.value for e in page.error), [e.value for e in page.error]
+    assert "Traceback" not in " ".join(e.value for e in page.error)
+
+
+@given(data=st_.binary(max_size=3000))
+@page_settings(25)
+def test_random_bytes_never_raise(page, data):
+    _upload(page, "random.csv", data)
+    assert not page.exception
+    assert not any("Something went wrong" in e.value for e in page.error)
+
+
+@given(text=page_text)
+@page_settings(20)
+def test_anything_typed_gives_a_result_or_a_hint(page, text):
+    _classify(page, text)
+    no_errors(page)
+    assert plotly_figures(page) or shown_messages(page)
+
+
+def test_every_builtin_classifier_present_classifies_and_explains(monkeypatch):
+    for name, function in REAL.items():  # the module's fake may still be in place
+        monkeypatch.setattr(common, name, function)
+    at = open_page("classify")
+    names = common.model_names("classifier")
+    if not names:
+        assert any("No classifier model" in m for m in shown_messages(at))
+    for name in names:
+        at.selectbox(key="classify_model").select(name).run()
+        for text in (TEXT, "我很喜欢这部电影。", "word " * 3000):
+            _classify(at, text, "integrated gradients")
+            no_errors(at)
+            assert len(plotly_figures(at)) == 2, name
+        _upload(
+            # Story-world sentences: tiny-sentiment only knows that world's words (its card
+            # reports near-chance accuracy on real reviews), MiniLM reads both.
+            at,
+            "reviews.csv",
+            b'text\n"I loved the park, it was wonderful."\nThe soup was cold and not delicious.\n',
+        )
+        no_errors(at)
+        header, *rows = list(
+            csv.reader(io.StringIO(at.session_state["classify_batch_result"][2].decode()))
+        )
+        assert header[:2] == ["text", "predicted_label"]
+        assert [row[1] for row in rows] == ["positive", "negative"], name
