@@ -30,6 +30,7 @@ from torch import nn
 
 from lmkit.errors import ConfigError, InputError
 from lmkit.kv_cache import KVCache
+from lmkit.linear import Linear
 from lmkit.positional import RotaryEmbedding, apply_rotary
 
 
@@ -317,8 +318,8 @@ class CausalSelfAttention(nn.Module):
             raise ConfigError(f"n_embd ({n_embd}) must be divisible by n_head ({n_head}).")
         self.n_embd, self.n_head, self.head_dim = n_embd, n_head, n_embd // n_head
         self.dropout = dropout
-        self.c_attn = nn.Linear(n_embd, 3 * n_embd, bias=bias)
-        self.c_proj = nn.Linear(n_embd, n_embd, bias=bias)
+        self.c_attn = Linear(n_embd, 3 * n_embd, bias=bias)
+        self.c_proj = Linear(n_embd, n_embd, bias=bias)
         self.resid_dropout = nn.Dropout(dropout)
 
     def forward(

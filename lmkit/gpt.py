@@ -24,6 +24,7 @@ from torch.utils.checkpoint import checkpoint
 from lmkit.attention import CausalSelfAttention
 from lmkit.errors import CheckpointError, ConfigError, InputError
 from lmkit.kv_cache import KVCache
+from lmkit.linear import Linear
 from lmkit.positional import (
     LearnedPositionalEmbedding,
     RotaryEmbedding,
@@ -159,8 +160,8 @@ class MLP(nn.Module):
 
     def __init__(self, config: GPTConfig) -> None:
         super().__init__()
-        self.c_fc = nn.Linear(config.n_embd, 4 * config.n_embd, bias=config.bias)
-        self.c_proj = nn.Linear(4 * config.n_embd, config.n_embd, bias=config.bias)
+        self.c_fc = Linear(config.n_embd, 4 * config.n_embd, bias=config.bias)
+        self.c_proj = Linear(4 * config.n_embd, config.n_embd, bias=config.bias)
         self.dropout = nn.Dropout(config.dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -233,7 +234,7 @@ class GPT(nn.Module):
         self.drop = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layer))
         self.ln_f = nn.LayerNorm(config.n_embd, eps=config.layer_norm_eps, bias=config.bias)
-        self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
+        self.lm_head = Linear(config.n_embd, config.vocab_size, bias=False)
         if config.tie_weights:
             self.lm_head.weight = self.wte.weight
         if not self.wte.weight.is_meta:  # a meta-device model only has shapes; nothing to fill
@@ -451,7 +452,7 @@ class GPT(nn.Module):
         if kv_cache is not None:
             kv_cache.advance(t)
 
-        logits = self._logits(self.ln_f(x))  # (B, T, vocab_size)
+        logits = self.lm_head(self.ln_f(x))  # (B, T, vocab_size)
         loss = None
         if targets is not None:
             loss = F.cross_entropy(
@@ -461,37 +462,6 @@ class GPT(nn.Module):
                 ignore_index=IGNORE_INDEX,
             )
         return GPTOutput(logits, loss, tuple(attentions) if return_attention else None)
-
-    def _logits(self, h: torch.Tensor) -> torch.Tensor:
-        """``lm_head(h)``, through a transposed copy of its weight when decoding on a CPU.
-
-        One decoding step multiplies a single row by the whole (vocab, C) output matrix, the
-        largest read of the step. CPU BLAS reads it faster in (C, vocab) order for one row (GPT-2
-        small: 1.4-1.7x, see bench/results), so inference keeps a contiguous transposed copy,
-        refreshed whenever the weight changes (optimizer steps, ``load_state_dict``, ``.to``).
-        Training, GPUs and batches of rows use ``lm_head`` as it is.
-        """
-        rows = h.numel() // h.shape[-1]
-        if (
-            rows > 1
-            or h.device.type != "cpu"
-            or torch.is_grad_enabled()
-            or torch.compiler.is_compiling()
-            or self.lm_head.bias is not None
-            or self.lm_head.weight.is_inference()  # has no version counter to watch
-        ):
-            return self.lm_head(h)
-        return h @ self._lm_head_transposed()
-
-    def _lm_head_transposed(self) -> torch.Tensor:
-        weight = self.lm_head.weight
-        key = (weight.data_ptr(), weight._version, weight.dtype, weight.shape)
-        cached = self.__dict__.get("_transposed_head")
-        if cached is None or cached[0] != key:
-            # A plain attribute, not a buffer: it must never reach a state dict or a checkpoint.
-            cached = (key, weight.detach().t().contiguous())
-            self.__dict__["_transposed_head"] = cached
-        return cached[1]
 
     # -------------------------------------------------------------------------- state dicts
     def load_state_dict(
