@@ -116,3 +116,14 @@ def test_token_count_bar_groups_by_text():
         token_count_bar({"a": {"x": -1}})
     with pytest.raises(InputError, match="empty"):
         token_count_bar({})
+
+
+def test_wrap_boxes_starts_a_new_row_only_when_the_next_box_would_overflow():
+    from lmkit.viz.tokens import wrap_boxes
+
+    places, rows = wrap_boxes([3, 3, 3, 10, 2], row_width=8, gap=1, row_height=2)
+    # 0..3, 4..7 fit in 8; the third box would end at 11, so it wraps; 10 is wider than a row
+    # but an empty row always takes one box.
+    assert places == [(0, 0), (4, 0), (0, -2), (0, -4), (0, -6)]
+    assert rows == 4
+    assert wrap_boxes([], row_width=8) == ([], 1)

@@ -17,7 +17,7 @@ import torch
 from lmkit.errors import InputError
 from lmkit.saliency import Saliency
 from lmkit.viz.core import TEMPLATE
-from lmkit.viz.tokens import display_width, plotly_text, visible
+from lmkit.viz.tokens import display_width, finish_box_figure, plotly_text, visible, wrap_boxes
 
 __all__ = ["DIVERGING_SCALE", "class_probabilities", "saliency_color", "token_saliency"]
 
@@ -55,14 +55,13 @@ def token_saliency(
         raise InputError(f"row_width must be an integer >= 8, got {row_width!r}.")
     scale = max(abs(s) for s in scores)
     shapes, annotations, xs, ys = [], [], [], []
-    x = row = 0.0
-    gap, row_height = 0.4, 1.5
-    for token, score, special in zip(tokens, scores, saliency.special, strict=True):
-        label = visible(token)
-        width = max(display_width(label), 1) + 1.0
-        if x > 0 and x + width > row_width:
-            x, row = 0.0, row + 1
-        top = -row * row_height
+    row_height = 1.5
+    labels = [visible(token) for token in tokens]
+    widths = [max(display_width(label), 1) + 1.0 for label in labels]
+    places, rows = wrap_boxes(widths, row_width, row_height=row_height)
+    for label, width, (x, top), score, special in zip(
+        labels, widths, places, scores, saliency.special, strict=True
+    ):
         shapes.append(
             {
                 "type": "rect",
@@ -85,8 +84,6 @@ def token_saliency(
         )  # fmt: skip
         xs.append(x + width / 2)
         ys.append(top - 0.55)
-        x += width + gap
-    rows = int(row) + 1
     method = saliency.method.replace("_", " ")
     fig = go.Figure(
         go.Scatter(
@@ -114,18 +111,17 @@ def token_saliency(
             showlegend=False,
         )
     )
-    fig.update_xaxes(visible=False, range=[-0.5, row_width + 0.5])
-    fig.update_yaxes(visible=False, range=[-rows * row_height - 0.2, 0.4])
     p = saliency.probabilities.get(saliency.target_label, float("nan"))
-    fig.update_layout(
+    return finish_box_figure(
+        fig,
         title=title or f"Why '{saliency.target_label}' (p = {p:.3f}): {method}",
-        template=TEMPLATE,
         shapes=shapes,
         annotations=annotations,
-        height=120 + 55 * rows,
-        margin={"l": 10, "r": 10, "t": 50, "b": 10},
+        rows=rows,
+        row_width=row_width,
+        row_height=row_height,
+        base_height=120,
     )
-    return fig
 
 
 def class_probabilities(

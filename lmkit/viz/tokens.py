@@ -54,6 +54,48 @@ def display_width(text: str) -> int:
     return width
 
 
+def wrap_boxes(
+    widths: Sequence[float], row_width: float, *, gap: float = 0.4, row_height: float = 1.6
+) -> tuple[list[tuple[float, float]], int]:
+    """Lay boxes of ``widths`` out left to right, wrapping after ``row_width`` units.
+
+    Returns each box's (left x, top y) (rows go downwards from y = 0) and the number of rows.
+    Shared by every figure that draws text as a row of boxes (tokens, saliency).
+    """
+    places, x, row = [], 0.0, 0
+    for width in widths:
+        if x > 0 and x + width > row_width:
+            x, row = 0.0, row + 1
+        places.append((x, -row * row_height))
+        x += width + gap
+    return places, row + 1
+
+
+def finish_box_figure(
+    fig: go.Figure,
+    *,
+    title: str,
+    shapes: list[dict],
+    annotations: list[dict],
+    rows: int,
+    row_width: float,
+    row_height: float,
+    base_height: int = 110,
+) -> go.Figure:
+    """Hide the axes, frame the rows of boxes and size the figure to them."""
+    fig.update_xaxes(visible=False, range=[-0.5, row_width + 0.5])
+    fig.update_yaxes(visible=False, range=[-rows * row_height - 0.2, 0.4])
+    fig.update_layout(
+        title=title,
+        template=TEMPLATE,
+        shapes=shapes,
+        annotations=annotations,
+        height=base_height + 55 * rows,
+        margin={"l": 10, "r": 10, "t": 50, "b": 10},
+    )
+    return fig
+
+
 def token_boxes(
     pieces: Sequence[str],
     ids: Sequence[int],
@@ -82,13 +124,14 @@ def token_boxes(
     labels = [visible(piece) for piece in pieces]
     shapes, annotations = [], []
     centers_x, centers_y = [], []
-    x = row = 0.0
-    gap, row_height = 0.4, 1.6
-    for position, (label, token_id) in enumerate(zip(labels, ids, strict=True)):
-        width = max(display_width(label), len(str(token_id)), 1) + 1.0
-        if x > 0 and x + width > row_width:
-            x, row = 0.0, row + 1
-        y_top = -row * row_height
+    row_height = 1.6
+    widths = [
+        max(display_width(label), len(str(token_id)), 1) + 1.0
+        for label, token_id in zip(labels, ids, strict=True)
+    ]
+    places, rows = wrap_boxes(widths, row_width, row_height=row_height)
+    for position, (width, (x, y_top)) in enumerate(zip(widths, places, strict=True)):
+        label, token_id = labels[position], ids[position]
         shapes.append(
             {
                 "type": "rect",
@@ -121,8 +164,6 @@ def token_boxes(
         )
         centers_x.append(x + width / 2)
         centers_y.append(y_top - 0.6)
-        x += width + gap
-    rows = int(row) + 1 if pieces else 1
     fig = go.Figure(
         go.Scatter(
             x=centers_x,
@@ -137,17 +178,15 @@ def token_boxes(
             showlegend=False,
         )
     )
-    fig.update_xaxes(visible=False, range=[-0.5, row_width + 0.5])
-    fig.update_yaxes(visible=False, range=[-rows * row_height - 0.2, 0.4])
-    fig.update_layout(
+    return finish_box_figure(
+        fig,
         title=f"{title} ({len(pieces)} tokens)",
-        template=TEMPLATE,
         shapes=shapes,
         annotations=annotations,
-        height=110 + 55 * rows,
-        margin={"l": 10, "r": 10, "t": 50, "b": 10},
+        rows=rows,
+        row_width=row_width,
+        row_height=row_height,
     )
-    return fig
 
 
 def compression_curve(
