@@ -47,6 +47,35 @@ def machine(device: torch.device) -> dict[str, Any]:
     }
 
 
+def training_record(
+    *,
+    steps: int,
+    seen: tuple[str, int],
+    epochs: float,
+    train_seconds: float,
+    load_before: list[float] | None,
+    device: torch.device,
+    history: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """The ``"training"`` section of a recipe's metrics.json: how long, how much, where.
+
+    ``seen`` names what a step consumes and how many were seen in all, e.g.
+    ``("stories_seen", 96000)``; ``total_seconds`` is filled in once the files are written.
+    """
+    name, count = seen
+    return {
+        "steps": steps,
+        name: count,
+        "epochs": epochs,
+        "train_seconds": round(train_seconds, 1),
+        "total_seconds": None,
+        "load_average_before": load_before,
+        "load_average_after": load_average(),
+        **machine(device),
+        "history": history,
+    }
+
+
 def machine_sentence(t: dict[str, Any]) -> str:
     """One sentence for a model card from :func:`machine` fields plus timing and load."""
     return (

@@ -300,17 +300,15 @@ def train_tiny_bert(
         },
         "model_config": config.to_dict(),
         "parameters": n_params,
-        "training": {
-            "steps": recipe.steps,
-            "stories_seen": recipe.steps * recipe.batch_size,
-            "epochs": recipe.steps * recipe.batch_size / len(train_ids),
-            "train_seconds": round(train_seconds, 1),
-            "total_seconds": None,
-            "load_average_before": load_before,
-            "load_average_after": _common.load_average(),
-            **_common.machine(target),
-            "history": history,
-        },
+        "training": _common.training_record(
+            steps=recipe.steps,
+            seen=("stories_seen", recipe.steps * recipe.batch_size),
+            epochs=recipe.steps * recipe.batch_size / len(train_ids),
+            train_seconds=train_seconds,
+            load_before=load_before,
+            device=target,
+            history=history,
+        ),
         "evaluation": evaluation,
         "evaluation_protocol": (
             "Per language, all held-out stories: BERT masking (15% of ordinary tokens; 80% "

@@ -261,17 +261,15 @@ def train_tiny_sentiment(
         },
         "model_config": model.config.to_dict(),
         "parameters": n_params,
-        "training": {
-            "steps": recipe.steps,
-            "examples_seen": recipe.steps * recipe.batch_size,
-            "epochs": recipe.steps * recipe.batch_size / len(texts),
-            "train_seconds": round(train_seconds, 1),
-            "total_seconds": None,
-            "load_average_before": load_before,
-            "load_average_after": _common.load_average(),
-            **_common.machine(target),
-            "history": history,
-        },
+        "training": _common.training_record(
+            steps=recipe.steps,
+            seen=("examples_seen", recipe.steps * recipe.batch_size),
+            epochs=recipe.steps * recipe.batch_size / len(texts),
+            train_seconds=train_seconds,
+            load_before=load_before,
+            device=target,
+            history=history,
+        ),
         "evaluation": evaluation,
         "evaluation_protocol": (
             "StoryWorld test: StoryWorld(test_seed).sentiment(test_per_lang, lang) for en, zh "
