@@ -26,6 +26,7 @@ from typing import Any
 import torch
 
 from lmkit.errors import ConfigError, InputError
+from lmkit.text_classify import model_max_length
 
 __all__ = [
     "MINILM",
@@ -94,15 +95,13 @@ def max_tokens_of(loaded: Any) -> int:
     """The longest input (in tokens) a loaded lmkit model accepts; :data:`MINILM` gives 512."""
     if loaded == MINILM:
         return MINILM_MAX_TOKENS
-    config = getattr(getattr(loaded, "model", None), "config", None)
-    for name in ("block_size", "max_position", "max_position_embeddings"):
-        value = getattr(config, name, None)
-        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-            return value
-    raise ConfigError(
-        f"Cannot tell how many tokens {getattr(loaded, 'name', loaded)!r} accepts: its config "
-        "has no block_size or max_position."
-    )
+    limit = model_max_length(getattr(loaded, "model", None))
+    if limit is None:
+        raise ConfigError(
+            f"Cannot tell how many tokens {getattr(loaded, 'name', loaded)!r} accepts: its config "
+            "has no block_size or max_position."
+        )
+    return limit
 
 
 def _check_text(text: object) -> str:
