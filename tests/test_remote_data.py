@@ -15,7 +15,6 @@ import socket
 import sys
 import tarfile
 import threading
-import time
 import zipfile
 
 import pytest
@@ -312,10 +311,8 @@ def test_404_raises_checkpoint_error_and_leaves_nothing(server, pinned, tmp_path
 
 def test_offline_raises_offline_error_naming_the_alternative(tmp_path):
     url = f"http://127.0.0.1:{_closed_port()}"
-    start = time.perf_counter()
     with pytest.raises(OfflineError, match="load_reviews") as info:
         load_dataset("imdb", mirror=url, progress=False)
-    assert time.perf_counter() - start < 5
     message = str(info.value)
     assert "'imdb'" in message and f"{url}/aclImdb_v1.tar.gz" in message
     assert isinstance(info.value, ConnectionError)
@@ -327,10 +324,9 @@ def test_a_server_that_never_answers_times_out_as_offline():
         listener.bind(("127.0.0.1", 0))
         listener.listen(1)
         url = f"http://127.0.0.1:{listener.getsockname()[1]}"
-        start = time.perf_counter()
+        # Without the timeout this would hang until pytest-timeout fails the test.
         with pytest.raises(OfflineError, match="stdlib_docstrings"):
             download("wikitext2", mirror=url, progress=False, timeout=0.5)
-        assert time.perf_counter() - start < 5
 
 
 def test_damaged_archive_with_matching_checksum_is_reported(server, monkeypatch):
