@@ -18,8 +18,8 @@ say ``--tokens``.
 **(b) classification, in this process.** ``--sessions`` threads each make ``--rounds``
 requests of one sentence through ``common.work_slot`` (the same slot logic and slot count as
 the app, but its own semaphore since it is another process). The workload is
-``lmkit.text_classify.predict_proba`` with ``lmkit.load("minilm-sentiment")`` when both exist,
-otherwise MiniLM sentence embeddings (``lmkit.sentence_embeddings.encode_sentences``); the
+``lmkit.tasks.text_classify.predict_proba`` with ``lmkit.load("minilm-sentiment")`` when both exist,
+otherwise MiniLM sentence embeddings (``lmkit.minilm.embeddings.encode_sentences``); the
 report names which. **(c)** With ``--classify-page`` (the default) the same server is also
 driven on the Classify page: each session presses **Classify** with the page's defaults, which
 classify *and* explain (integrated-gradients saliency), so that row is the student's view.
@@ -241,9 +241,9 @@ async def _visitors(
 # ------------------------------------------------------------------------------ classification
 def classify_workload() -> tuple[str, Any]:
     """The MiniLM classification to time, and its name in the report."""
-    if importlib.util.find_spec("lmkit.text_classify") is not None:
+    if importlib.util.find_spec("lmkit.tasks.text_classify") is not None:
         import lmkit
-        from lmkit import text_classify
+        from lmkit.tasks import text_classify
 
         try:
             loaded = lmkit.load("minilm-sentiment")
@@ -254,7 +254,7 @@ def classify_workload() -> tuple[str, Any]:
                 "text_classify.predict_proba(minilm-sentiment)",
                 lambda texts: text_classify.predict_proba(loaded, texts),
             )
-    from lmkit.sentence_embeddings import encode_sentences
+    from lmkit.minilm.embeddings import encode_sentences
 
     return "sentence_embeddings.encode_sentences (MiniLM; minilm-sentiment not available)", (
         encode_sentences

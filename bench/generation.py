@@ -3,7 +3,7 @@
 Run: ``python -m bench.generation`` (``--help`` for options).
 
 Batch 1, a 16-token prompt, 200 new tokens, GPT-2 small with random weights (fp32 on CPU).
-lmkit and transformers hold identical weights (:func:`lmkit.interop.to_hf`), and the run first
+lmkit and transformers hold identical weights (:func:`lmkit.gpt.interop.to_hf`), and the run first
 checks that their greedy outputs agree token for token: timing a wrong answer is worthless.
 A second, "tiny-gpt"-sized model gives time-to-first-token and tokens/s for the classroom.
 On CUDA, transformers' static cache (which ``generate`` compiles) and a ``torch.compile``-d
@@ -29,9 +29,9 @@ from bench.common import (
     sync,
     time_interleaved,
 )
+from lmkit.decoding.generation import generate
 from lmkit.errors import ConfigError
-from lmkit.generate import generate
-from lmkit.gpt import GPT, GPTConfig
+from lmkit.gpt.model import GPT, GPTConfig
 
 GPT2_SMALL = {"vocab_size": 50257, "block_size": 1024, "n_layer": 12, "n_head": 12, "n_embd": 768}
 TINY_GPT = {"vocab_size": 4096, "block_size": 256, "n_layer": 4, "n_head": 4, "n_embd": 128}
@@ -72,7 +72,7 @@ def hf_greedy(
 
 
 def _models(config: dict[str, int], device: torch.device, seed: int) -> tuple[GPT, nn.Module]:
-    from lmkit.interop import to_hf
+    from lmkit.gpt.interop import to_hf
 
     torch.manual_seed(seed)
     model = GPT(GPTConfig(**config)).to(device).eval()

@@ -82,7 +82,7 @@ def _build(
     impl: str, model_config: dict[str, int], checkpointing: bool, device: torch.device
 ) -> tuple[nn.Module, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]]:
     """The model and its ``loss(x, y)``; weights are random (memory does not depend on them)."""
-    from lmkit.gpt import GPT, GPTConfig
+    from lmkit.gpt.model import GPT, GPTConfig
 
     config = GPTConfig(**model_config, dropout=0.0, gradient_checkpointing=checkpointing)
     if impl == "lmkit":
@@ -92,7 +92,7 @@ def _build(
         raise ConfigError(f"impl must be one of {IMPLEMENTATIONS}, got {impl!r}.")
     from transformers import GPT2LMHeadModel
 
-    from lmkit.interop import config_to_hf
+    from lmkit.gpt.interop import config_to_hf
 
     model = GPT2LMHeadModel._from_config(config_to_hf(config), attn_implementation="sdpa").to(
         device

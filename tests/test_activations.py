@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lmkit import activations as act
+from lmkit.basics import activations as act
 from lmkit.errors import ConfigError, InputError
 
 REFERENCES = {

@@ -11,15 +11,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from lmkit.attention import (
+from lmkit.errors import ConfigError, InputError
+from lmkit.nn.attention import (
     CausalSelfAttention,
     MultiHeadAttention,
     causal_mask,
     scaled_dot_product_attention,
 )
-from lmkit.errors import ConfigError, InputError
-from lmkit.kv_cache import KVCache
-from lmkit.positional import RotaryEmbedding
+from lmkit.nn.kv_cache import KVCache
+from lmkit.nn.positional import RotaryEmbedding
 
 ATOL = 1e-5
 

@@ -9,15 +9,15 @@ import pytest
 import torch
 from model_factories import random_gpt
 
-from lmkit.attention_maps import (
+from lmkit.decoding.generation import generate
+from lmkit.errors import ConfigError, InputError
+from lmkit.hub import LoadedModel
+from lmkit.tasks.attention_maps import (
     MINILM,
     attention_maps,
     generation_attention,
     max_tokens_of,
 )
-from lmkit.errors import ConfigError, InputError
-from lmkit.generate import generate
-from lmkit.hub import LoadedModel
 from lmkit.tokenizers import CharTokenizer
 
 ALPHABET = "abcdefghijklmnopqrstuvwxyz .我喜欢"
@@ -146,7 +146,7 @@ def minilm_ready():
 
 
 def test_minilm_maps_match_the_encoder_and_flag_unknown_chinese(minilm_ready):
-    from lmkit.encoders import minilm_attention
+    from lmkit.minilm.attention import minilm_attention
 
     english = attention_maps(MINILM, "The cat sat on the mat.")
     reference = minilm_attention("The cat sat on the mat.", device="cpu")
@@ -161,7 +161,7 @@ def test_minilm_maps_match_the_encoder_and_flag_unknown_chinese(minilm_ready):
 
 
 def test_bert_style_encoders_give_full_maps_and_keep_the_closing_special_token():
-    bert = pytest.importorskip("lmkit.bert")
+    bert = pytest.importorskip("lmkit.bert.model")
     config = bert.BertConfig(
         vocab_size=40, max_position=12, n_layer=2, n_head=2, n_embd=16, intermediate=32
     )

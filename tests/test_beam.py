@@ -1,4 +1,4 @@
-"""Tests for lmkit.beam: parity with HF beam search, exhaustive search on tiny vocabularies, the tree."""
+"""Tests for lmkit.decoding.beam: parity with HF beam search, exhaustive search on tiny vocabularies, the tree."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ import pytest
 import torch
 from model_factories import random_gpt as make_model
 
-from lmkit.beam import BeamNode, beam_search
+from lmkit.decoding.beam import BeamNode, beam_search
+from lmkit.decoding.generation import generate
 from lmkit.errors import ConfigError, InputError
-from lmkit.generate import generate
-from lmkit.gpt import GPT
+from lmkit.gpt.model import GPT
 
 pytest.importorskip("transformers")
-from lmkit.interop import to_hf
+from lmkit.gpt.interop import to_hf
 
 PROMPT = torch.tensor([[5, 9, 2, 33]])
 

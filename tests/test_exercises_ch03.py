@@ -6,8 +6,8 @@ import torch
 import torch.nn.functional as F
 from exercise_asserts import fails_with
 
+from lmkit.basics.word_vectors import pca
 from lmkit.exercises import check
-from lmkit.word_vectors import pca
 
 
 def test_cosine_similarity():

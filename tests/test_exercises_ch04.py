@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from exercise_asserts import fails_with
 
+from lmkit.basics.optimizers import Adam
 from lmkit.exercises import check
-from lmkit.optim_scratch import Adam
 
 
 def test_sigmoid_derivative():

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from exercise_asserts import fails_with
 
 from lmkit.exercises import check
-from lmkit.positional import sinusoidal_table
+from lmkit.nn.positional import sinusoidal_table
 
 
 def _attention(q, k, v, *, scale, mask="lower", dim=-1):

@@ -1,4 +1,4 @@
-"""Tests for lmkit.generate: cache vs no cache, independent argmax loops, HF parity, streaming, text."""
+"""Tests for lmkit.decoding.generation: cache vs no cache, independent argmax loops, HF parity, streaming, text."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ import pytest
 import torch
 from model_factories import random_gpt as make_model
 
-from lmkit.errors import ConfigError, InputError
-from lmkit.generate import (
+from lmkit.decoding.generation import (
     GenerationConfig,
     TokenStep,
     generate,
@@ -19,11 +18,12 @@ from lmkit.generate import (
     stream,
     stream_text,
 )
-from lmkit.gpt import GPT
-from lmkit.sampling import sample_next_token
+from lmkit.decoding.sampling import sample_next_token
+from lmkit.errors import ConfigError, InputError
+from lmkit.gpt.model import GPT
 
 pytest.importorskip("transformers")
-from lmkit.interop import to_hf
+from lmkit.gpt.interop import to_hf
 
 
 @torch.no_grad()

@@ -9,8 +9,8 @@ import torch
 import torch.nn.functional as F
 
 from lmkit.errors import CheckpointError, ConfigError, InputError
-from lmkit.gpt import GPT, GPTConfig, GPTOutput
-from lmkit.kv_cache import KVCache
+from lmkit.gpt.model import GPT, GPTConfig, GPTOutput
+from lmkit.nn.kv_cache import KVCache
 
 ENCODINGS = ["learned", "sinusoidal", "rotary"]
 

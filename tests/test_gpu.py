@@ -11,8 +11,8 @@ import json
 import pytest
 import torch
 
-from lmkit.generate import generate
-from lmkit.gpt import GPT, GPTConfig
+from lmkit.decoding.generation import generate
+from lmkit.gpt.model import GPT, GPTConfig
 
 pytestmark = [
     pytest.mark.gpu,

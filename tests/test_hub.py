@@ -13,11 +13,11 @@ import torch
 transformers = pytest.importorskip("transformers")
 
 from lmkit import hub  # noqa: E402
-from lmkit.checkpoint import save_model  # noqa: E402
 from lmkit.data import StoryWorld  # noqa: E402
 from lmkit.errors import CheckpointError, InputError, OfflineError  # noqa: E402
-from lmkit.gpt import GPT, GPTConfig  # noqa: E402
+from lmkit.gpt.model import GPT, GPTConfig  # noqa: E402
 from lmkit.tokenizers import ByteBPETokenizer  # noqa: E402
+from lmkit.training.checkpoint import save_model  # noqa: E402
 
 EOT = "<|endoftext|>"
 
@@ -87,7 +87,7 @@ def test_load_tiny_gpt_offline_and_generate(no_network):
     text = loaded.generate_text("Tom went to the park.", max_new_tokens=20)
     assert isinstance(text, str) and text.strip()
     # The convenience method is generate_text with the end-of-text id filled in.
-    from lmkit.generate import generate_text
+    from lmkit.decoding.generation import generate_text
 
     expected = generate_text(
         loaded.model, loaded.tokenizer, "Tom", max_new_tokens=8, eos_id=loaded.tokenizer.eos_id
@@ -96,7 +96,7 @@ def test_load_tiny_gpt_offline_and_generate(no_network):
 
 
 def test_missing_builtin_files_say_how_to_rebuild(monkeypatch, tmp_path):
-    monkeypatch.setattr(hub, "MODELS_DIR", tmp_path)
+    monkeypatch.setattr(hub, "WEIGHTS_DIR", tmp_path)
     with pytest.raises(CheckpointError, match=r"lmkit\.recipes\.tiny_gpt"):
         hub.load("tiny-gpt", device="cpu")
 
@@ -112,7 +112,7 @@ def test_builtin_with_its_own_loader(monkeypatch, model_dir):
     module = types.ModuleType("fake_lmkit_loader")
     module.load_it = custom_loader
     monkeypatch.setitem(sys.modules, "fake_lmkit_loader", module)
-    monkeypatch.setattr(hub, "MODELS_DIR", folder.parent)
+    monkeypatch.setattr(hub, "WEIGHTS_DIR", folder.parent)
     info = hub.ModelInfo(
         folder.name, "classifier", "test", "python -m x", "fake_lmkit_loader:load_it"
     )
@@ -255,7 +255,7 @@ def test_every_builtin_model_also_loads_from_a_copied_folder_in_a_fresh_process(
 
 
 def test_shipped_models_fit_the_30_mb_budget_and_hold_only_safe_files():
-    files = [f for f in hub.MODELS_DIR.rglob("*") if f.is_file()]
+    files = [f for f in hub.WEIGHTS_DIR.rglob("*") if f.is_file()]
     assert sum(f.stat().st_size for f in files) <= 30 * 2**20
     # Weights as safetensors, text as JSON/markdown: nothing a loader could unpickle.
     assert {f.suffix for f in files} <= {".safetensors", ".json", ".md"}

@@ -11,7 +11,6 @@ import torch
 
 transformers = pytest.importorskip("transformers")
 
-from lmkit import interop  # noqa: E402
 from lmkit.errors import (  # noqa: E402
     CheckpointError,
     ConfigError,
@@ -19,14 +18,15 @@ from lmkit.errors import (  # noqa: E402
     MissingDependencyError,
     OfflineError,
 )
-from lmkit.gpt import GPT, GPTConfig  # noqa: E402
-from lmkit.interop import (  # noqa: E402
+from lmkit.gpt import interop  # noqa: E402
+from lmkit.gpt.interop import (  # noqa: E402
     config_from_hf,
     config_to_hf,
     from_hf,
     load_pretrained,
     to_hf,
 )
+from lmkit.gpt.model import GPT, GPTConfig  # noqa: E402
 
 ATOL = 1e-4
 

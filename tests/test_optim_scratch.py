@@ -7,9 +7,9 @@ import math
 import pytest
 import torch
 
-from lmkit import optim_scratch as opt
+from lmkit.basics import optimizers as opt
 from lmkit.errors import ConfigError, InputError
-from lmkit.schedule import warmup_cosine
+from lmkit.training.schedule import warmup_cosine
 
 
 def _problem(seed=0):

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from lmkit.errors import ConfigError, InputError
-from lmkit.positional import (
+from lmkit.nn.positional import (
     LearnedPositionalEmbedding,
     RotaryEmbedding,
     SinusoidalPositionalEncoding,

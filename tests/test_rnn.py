@@ -1,4 +1,4 @@
-"""lmkit.rnn: the from-scratch cells and layers equal torch.nn's on the same random weights."""
+"""lmkit.basics.rnn: the from-scratch cells and layers equal torch.nn's on the same random weights."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lmkit import rnn
+from lmkit.basics import rnn
 from lmkit.errors import ConfigError, InputError
 
 DTYPE = torch.float64  # double precision: any real difference shows, rounding does not

@@ -1,4 +1,4 @@
-"""lmkit.saliency against hand-computed gradients and the completeness property of IG."""
+"""lmkit.tasks.saliency against hand-computed gradients and the completeness property of IG."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from toy_classifiers import toy_loaded
 
 from lmkit.errors import ConfigError, InputError
-from lmkit.saliency import Saliency, gradient_x_input, integrated_gradients
+from lmkit.tasks.saliency import Saliency, gradient_x_input, integrated_gradients
 
 TEXT = "the movie was not very good"
 

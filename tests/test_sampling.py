@@ -1,4 +1,4 @@
-"""Tests for lmkit.sampling: parity with Hugging Face logits processors, exact properties, statistics."""
+"""Tests for lmkit.decoding.sampling: parity with Hugging Face logits processors, exact properties, statistics."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lmkit.errors import ConfigError, InputError
-from lmkit.sampling import (
+from lmkit.decoding.sampling import (
     apply_repetition_penalty,
     apply_temperature,
     process_logits,
@@ -19,6 +18,7 @@ from lmkit.sampling import (
     top_k_filter,
     top_p_filter,
 )
+from lmkit.errors import ConfigError, InputError
 
 hf_proc = pytest.importorskip("transformers.generation.logits_process")
 

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from lmkit.errors import ConfigError
-from lmkit.schedule import constant, warmup_cosine
+from lmkit.training.schedule import constant, warmup_cosine
 
 
 def reference_lr(step: int, max_lr: float, min_lr: float, warmup: int, decay: int) -> float:

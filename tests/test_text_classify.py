@@ -1,4 +1,4 @@
-"""lmkit.text_classify with a toy classifier (maths known) and the CSV/plain-text upload path."""
+"""lmkit.tasks.text_classify with a toy classifier (maths known) and the CSV/plain-text upload path."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from toy_classifiers import ToyTokenizer, toy_loaded
 
 from lmkit.errors import ConfigError, InputError
-from lmkit.text_classify import (
+from lmkit.tasks.text_classify import (
     classify,
     classify_csv,
     encode_for_model,

@@ -2,7 +2,7 @@
 
 The shipped metrics were measured on 2,000 held-out stories; here a fresh sample (another
 seed, 120 stories per language, about 900 masked tokens each) is measured independently of
-the recipe's code: masking with lmkit.mlm.mask_tokens, the loss and accuracy computed here. With
+the recipe's code: masking with lmkit.bert.mlm.mask_tokens, the loss and accuracy computed here. With
 about 900 tokens the accuracy's standard deviation is under 1.7 points, so a difference of 6
 points would be a real disagreement, not noise.
 """
@@ -19,14 +19,14 @@ import torch
 import torch.nn.functional as F
 
 from lmkit import hub
-from lmkit.bert import BertForMaskedLM
-from lmkit.bert_tokenizer import BertBPETokenizer
+from lmkit.bert.mlm import fill_mask, mask_tokens
+from lmkit.bert.model import BertForMaskedLM
 from lmkit.errors import ConfigError
-from lmkit.mlm import fill_mask, mask_tokens
 from lmkit.recipes import tiny_bert as tb
 from lmkit.recipes.tiny_gpt import story_texts
+from lmkit.tokenizers.bert_bpe import BertBPETokenizer
 
-MODEL_DIR = hub.MODELS_DIR / "tiny-bert"
+MODEL_DIR = hub.WEIGHTS_DIR / "tiny-bert"
 FRESH_SEED = 12345
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,15 +19,15 @@ import torch
 import torch.nn.functional as F
 
 from lmkit import hub
-from lmkit.batching import LMBatches
 from lmkit.data.story_grammar import is_grammatical, split_sentences
 from lmkit.data.story_world import StoryWorld
 from lmkit.errors import ConfigError, InputError, TokenizerError
-from lmkit.gpt import GPT
+from lmkit.gpt.model import GPT
 from lmkit.recipes import tiny_gpt as tg
 from lmkit.tokenizers import ByteBPETokenizer, CharTokenizer
+from lmkit.training.batching import LMBatches
 
-MODEL_DIR = Path(hub.__file__).parent / "models" / "tiny-gpt"
+MODEL_DIR = hub.WEIGHTS_DIR / "tiny-gpt"
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 

@@ -16,14 +16,14 @@ import safetensors.torch
 import torch
 
 from lmkit import hub
-from lmkit.bert import BertForSequenceClassification
+from lmkit.bert.model import BertForSequenceClassification
 from lmkit.data.reviews import load_reviews
 from lmkit.data.story_world import StoryWorld
 from lmkit.errors import CheckpointError, ConfigError
 from lmkit.recipes import tiny_bert as tb
 from lmkit.recipes import tiny_sentiment as ts
 
-MODEL_DIR = hub.MODELS_DIR / "tiny-sentiment"
+MODEL_DIR = hub.WEIGHTS_DIR / "tiny-sentiment"
 
 
 @pytest.fixture(scope="module")
@@ -138,7 +138,7 @@ def test_recipe_writes_a_loadable_classifier(tiny_bert_folder, tmp_path):
 
 
 def test_the_encoder_starts_from_tiny_bert(tiny_bert_folder):
-    from lmkit.checkpoint import load_model
+    from lmkit.training.checkpoint import load_model
 
     model, _ = ts.init_from_tiny_bert(tiny_bert_folder)
     mlm = load_model(tiny_bert_folder)

@@ -7,8 +7,8 @@ from hypothesis import given, settings
 from tricky_text import any_text
 
 from lmkit.data import StoryWorld
-from lmkit.tokenizer_compare import compare_tokenizers, story_char_tokenizer
 from lmkit.tokenizers import ByteBPETokenizer, CharTokenizer
+from lmkit.tokenizers.compare import compare_tokenizers, story_char_tokenizer
 
 BPE = ByteBPETokenizer.train("the cat sat on the mat. 我喜欢吃苹果。" * 5, vocab_size=280)
 

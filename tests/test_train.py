@@ -10,11 +10,11 @@ import pytest
 import torch
 from torch import nn
 
-from lmkit.batching import LMBatches, split_train_val
 from lmkit.errors import ConfigError, InputError, LmkitError
-from lmkit.gpt import GPT, GPTConfig
-from lmkit.schedule import warmup_cosine
-from lmkit.train import TrainConfig, Trainer
+from lmkit.gpt.model import GPT, GPTConfig
+from lmkit.training.batching import LMBatches, split_train_val
+from lmkit.training.schedule import warmup_cosine
+from lmkit.training.trainer import TrainConfig, Trainer
 
 VOCAB, BLOCK = 30, 16
 
@@ -344,7 +344,7 @@ def test_evaluate_is_the_mean_loss_over_fixed_batches() -> None:
 
 
 def test_periodic_checkpoints(tmp_path) -> None:
-    from lmkit.checkpoint import read_state
+    from lmkit.training.checkpoint import read_state
 
     saved_steps = []
 

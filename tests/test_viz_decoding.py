@@ -10,10 +10,10 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lmkit.beam import beam_search
+from lmkit.decoding.beam import beam_search
+from lmkit.decoding.generation import TokenStep, stream
 from lmkit.errors import InputError
-from lmkit.generate import TokenStep, stream
-from lmkit.gpt import GPT, GPTConfig
+from lmkit.gpt.model import GPT, GPTConfig
 from lmkit.viz import beam_tree, next_token_bars, token_confidence
 from lmkit.viz.decoding import CHOSEN_COLOUR, winning_path
 

@@ -8,8 +8,8 @@ import math
 import pytest
 import torch
 
+from lmkit.basics.ngram import BigramModel
 from lmkit.errors import InputError
-from lmkit.ngram import BigramModel
 from lmkit.viz.ngram import next_token_bar, perplexity_curve, transition_heatmap
 
 

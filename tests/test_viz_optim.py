@@ -8,8 +8,8 @@ import math
 import pytest
 import torch
 
+from lmkit.basics.optimizers import elongated_quadratic, rosenbrock
 from lmkit.errors import InputError
-from lmkit.optim_scratch import elongated_quadratic, rosenbrock
 from lmkit.viz.optim import function_curves, loss_surface
 
 

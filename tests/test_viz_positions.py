@@ -22,7 +22,7 @@ def _json(fig):
 
 
 def _table(max_len, dim, base=10000.0):
-    """The 2017 formula written out element by element, independent of lmkit.positional."""
+    """The 2017 formula written out element by element, independent of lmkit.nn.positional."""
     rows = []
     for p in range(max_len):
         row = []

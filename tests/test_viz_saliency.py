@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from lmkit.errors import InputError
-from lmkit.saliency import Saliency
+from lmkit.tasks.saliency import Saliency
 from lmkit.viz import class_probabilities, token_saliency
 from lmkit.viz.saliency import saliency_color
 

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from lmkit.errors import ConfigError, InputError
-from lmkit.gpt import GPT, GPTConfig
+from lmkit.gpt.model import GPT, GPTConfig
 from lmkit.viz.transformer import (
     gpt_parameter_counts,
     layer_curves,

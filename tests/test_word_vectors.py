@@ -11,8 +11,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from lmkit.errors import ConfigError, InputError
-from lmkit.word_vectors import (
+from lmkit.basics.word_vectors import (
     GloVe,
     SkipGram,
     Vocabulary,
@@ -34,6 +33,7 @@ from lmkit.word_vectors import (
     train_glove,
     train_skipgram,
 )
+from lmkit.errors import ConfigError, InputError
 
 
 # ---------------------------------------------------------------- text and vocabulary

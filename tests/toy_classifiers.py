@@ -1,7 +1,7 @@
 """Tiny classifiers that follow lmkit's classifier interface, for the classify/saliency tests.
 
-They are written here, independently of the code under test, so that lmkit.text_classify and
-lmkit.saliency are checked against models whose maths the tests can compute by hand.
+They are written here, independently of the code under test, so that lmkit.tasks.text_classify and
+lmkit.tasks.saliency are checked against models whose maths the tests can compute by hand.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from __future__ import annotations
 import common
 import streamlit as st
 
-from lmkit.attention_maps import (
+from lmkit.tasks.attention_maps import (
     MINILM,
     AttentionMaps,
     GenerationAttention,
@@ -28,7 +28,7 @@ GENERATION_KEY = "attention_generation_result"
 
 @st.cache_resource(show_spinner="Loading MiniLM with its attention weights (once per server)…")
 def _minilm_ready() -> bool:
-    from lmkit.encoders import load_minilm_eager
+    from lmkit.minilm.attention import load_minilm_eager
 
     load_minilm_eager("cpu")
     return True

@@ -32,7 +32,7 @@ def _describe(name: str) -> str:
 
 
 def _explain(loaded, text: str, method: str, steps: int):
-    from lmkit import saliency
+    from lmkit.tasks import saliency
 
     if METHODS[method] == "integrated_gradients":
         return saliency.integrated_gradients(loaded, text, steps=steps)
@@ -65,7 +65,7 @@ def _one_text(model_name: str) -> None:
             st.info("Type a text above first: there is nothing to classify.")
         else:
             with common.guarded("classifying the text"), common.work_slot("the classification"):
-                from lmkit.text_classify import classify
+                from lmkit.tasks.text_classify import classify
 
                 loaded = common.load_builtin(model_name)
                 result = classify(loaded, cleaned.text)
@@ -129,7 +129,7 @@ def _many_texts(model_name: str) -> None:
         "Classify the file", type="primary", key="classify_batch_go"
     ):
         with common.guarded("classifying the file"), common.work_slot("the file"):
-            from lmkit.text_classify import classify_csv
+            from lmkit.tasks.text_classify import classify_csv
 
             data = upload.getvalue()
             output = classify_csv(

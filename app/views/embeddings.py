@@ -10,7 +10,7 @@ import common
 import streamlit as st
 
 from lmkit.data.faq import FAQ
-from lmkit.semantic_search import SemanticIndex, faq_index
+from lmkit.tasks.semantic_search import SemanticIndex, faq_index
 from lmkit.viz.search import search_map, search_scores_bar
 
 DEFAULT_QUERY = "Can I use lmkit without the internet?"

@@ -19,8 +19,8 @@ from typing import Any
 import common
 import streamlit as st
 
-from lmkit.beam import beam_search
-from lmkit.generate import GenerationConfig, TokenStep, stream
+from lmkit.decoding.beam import beam_search
+from lmkit.decoding.generation import GenerationConfig, TokenStep, stream
 from lmkit.viz.decoding import beam_tree, next_token_bars, token_confidence
 from lmkit.viz.tokens import visible
 

@@ -87,7 +87,7 @@ with right:
             "whole class on one server: a visitor must not be able to make it read any folder "
             "on that server, or download gigabytes from the internet, and every model here is "
             "small enough to answer quickly. To add a model to the app, save it with "
-            "`lmkit.checkpoint.save_model` and register its folder in "
+            "`lmkit.training.checkpoint.save_model` and register its folder in "
             "`lmkit.hub.BUILTIN_MODELS`."
         )
 

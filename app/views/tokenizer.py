@@ -9,8 +9,8 @@ from __future__ import annotations
 import common
 import streamlit as st
 
-from lmkit.tokenizer_compare import compare_tokenizers, story_char_tokenizer
 from lmkit.tokenizers import HFTokenizer
+from lmkit.tokenizers.compare import compare_tokenizers, story_char_tokenizer
 from lmkit.viz.tokens import token_boxes, token_count_bar
 
 MAX_BOXES = 300  # more boxes than this make the figure slow to draw in a browser

@@ -1,6 +1,6 @@
 """Train page: watch a tiny GPT learn, live, on the story world or on text you paste.
 
-The run itself is :class:`lmkit.live_training.LiveTraining`; this page only lays it out. It
+The run itself is :class:`lmkit.tasks.live_training.LiveTraining`; this page only lays it out. It
 trains in one-second slices, each in a shared work slot (:func:`common.work_slot`), and redraws
 the loss curve and the latest samples between slices. A click on **Stop** (or on anything else)
 makes Streamlit rerun the page, which interrupts the script between two slices; the run lives
@@ -15,7 +15,7 @@ import common
 import streamlit as st
 
 from lmkit.errors import InputError
-from lmkit.live_training import (
+from lmkit.tasks.live_training import (
     MAX_TEXT_CHARS,
     MIN_TEXT_CHARS,
     LiveTraining,

@@ -77,7 +77,7 @@ FAQ: tuple[FaqEntry, ...] = tuple(
             (
                 "How do I turn a whole sentence into one vector?",
                 "Run an encoder such as MiniLM, average its token vectors (mean pooling) and "
-                "normalise the result to length 1: lmkit.sentence_embeddings.encode_sentences.",
+                "normalise the result to length 1: lmkit.minilm.embeddings.encode_sentences.",
             ),
             (
                 "What is semantic search?",
@@ -142,7 +142,7 @@ FAQ: tuple[FaqEntry, ...] = tuple(
             (
                 "What is a learning rate warm-up?",
                 "The learning rate starts small and grows over the first steps, so large early "
-                "gradients cannot throw the weights into a bad region (lmkit.schedule).",
+                "gradients cannot throw the weights into a bad region (lmkit.training.schedule).",
             ),
             (
                 "How do I know if my model is overfitting?",
@@ -187,12 +187,12 @@ FAQ: tuple[FaqEntry, ...] = tuple(
             (
                 "What is a KV cache?",
                 "During generation the keys and values of earlier tokens are stored, so each "
-                "new token only computes its own, making generation much faster (lmkit.kv_cache).",
+                "new token only computes its own, making generation much faster (lmkit.nn.kv_cache).",
             ),
             (
                 "What is beam search?",
                 "Beam search keeps several partial outputs and extends the most probable ones, "
-                "which suits tasks with one right answer such as translation (lmkit.beam).",
+                "which suits tasks with one right answer such as translation (lmkit.decoding.beam).",
             ),
         ],
     )
@@ -230,7 +230,7 @@ FAQ: tuple[FaqEntry, ...] = tuple(
             ),
             (
                 "How do I classify the sentiment of a review?",
-                "Open the Classify page of the app, or call lmkit.text_classify.classify with a "
+                "Open the Classify page of the app, or call lmkit.tasks.text_classify.classify with a "
                 "built-in classifier such as tiny-sentiment.",
             ),
         ],

@@ -20,11 +20,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from lmkit.checkpoint import save_model
 from lmkit.device import describe_device
 from lmkit.errors import ConfigError
-from lmkit.schedule import warmup_cosine
 from lmkit.tokenizers import Tokenizer
+from lmkit.training.checkpoint import save_model
+from lmkit.training.schedule import warmup_cosine
 
 
 def load_average() -> list[float] | None:

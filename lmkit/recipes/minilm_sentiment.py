@@ -23,7 +23,7 @@ thread in a few minutes. What it does, all seeded:
    run through the tokenizer like any user text): the hand-written English test reviews, a
    held-out StoryWorld set (``StoryWorld(val_seed)``), and the Chinese test reviews, which MiniLM
    mostly cannot read (most characters are ``[UNK]``).
-6. **Files**: ``head.safetensors`` + ``config.json`` (:func:`lmkit.minilm_classifier.save_folder`),
+6. **Files**: ``head.safetensors`` + ``config.json`` (:func:`lmkit.minilm.classifier.save_folder`),
    ``metrics.json`` and ``MODEL_CARD.md``.
 
 Reproduction tolerance: same seeds, hardware and library versions give the same numbers up to
@@ -47,12 +47,12 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from lmkit.classify import classification_report, pad_token_ids
+from lmkit.basics.classify import classification_report, pad_token_ids
 from lmkit.data.reviews import load_reviews
 from lmkit.data.story_world import StoryWorld
 from lmkit.device import seed_everything
 from lmkit.errors import ConfigError, InputError
-from lmkit.minilm_classifier import (
+from lmkit.minilm.classifier import (
     ENCODER_PACKAGE,
     LABELS,
     MAX_LENGTH,
@@ -61,7 +61,7 @@ from lmkit.minilm_classifier import (
     load_folder,
     save_folder,
 )
-from lmkit.sentence_embeddings import mean_pool
+from lmkit.minilm.embeddings import mean_pool
 
 SAMPLE_TEXTS = (
     "The battery lasts two full days and the screen is gorgeous.",

@@ -1,4 +1,4 @@
-"""Recipe: pretrain ``tiny-bert``, the bilingual story-world BERT in ``lmkit/models/tiny-bert``.
+"""Recipe: pretrain ``tiny-bert``, the bilingual story-world BERT in ``lmkit/weights/tiny-bert``.
 
 Introduced in chapter 11. Run it with::
 
@@ -10,9 +10,9 @@ What it does, all seeded so that a second run gives the same model:
    (:func:`lmkit.recipes.tiny_gpt.story_texts`); held-out stories from ``StoryWorld(val_seed)``.
    One story is one input, ``[CLS] story [SEP]``, cut at ``max_position`` tokens.
 2. **Tokenizer.** Our byte-level BPE with ``[PAD] [CLS] [SEP] [MASK]``
-   (:class:`~lmkit.bert_tokenizer.BertBPETokenizer`), trained on the first training stories.
-3. **Model.** A small :class:`~lmkit.bert.BertForMaskedLM` trained with BERT's masking
-   (:func:`lmkit.mlm.mask_tokens`: 15% of tokens, 80/10/10) by AdamW, warmup + cosine.
+   (:class:`~lmkit.tokenizers.bert_bpe.BertBPETokenizer`), trained on the first training stories.
+3. **Model.** A small :class:`~lmkit.bert.model.BertForMaskedLM` trained with BERT's masking
+   (:func:`lmkit.bert.mlm.mask_tokens`: 15% of tokens, 80/10/10) by AdamW, warmup + cosine.
 4. **Measurements** per language on held-out stories: the masked-LM loss and top-1 accuracy
    on the masked tokens (masking seeded by ``eval_seed``); single-blank accuracy (one random
    token of each story hidden, top-1 and top-5); a few fill-in-the-blank examples.
@@ -34,13 +34,13 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from lmkit.bert import IGNORE_INDEX, BertConfig, BertForMaskedLM
-from lmkit.bert_tokenizer import BertBPETokenizer
+from lmkit.bert.mlm import fill_mask, mask_tokens
+from lmkit.bert.model import IGNORE_INDEX, BertConfig, BertForMaskedLM
 from lmkit.device import pick_device, seed_everything
 from lmkit.errors import ConfigError
-from lmkit.mlm import fill_mask, mask_tokens
 from lmkit.recipes import _common
 from lmkit.recipes.tiny_gpt import LANGS, story_texts
+from lmkit.tokenizers.bert_bpe import BertBPETokenizer
 
 FILL_MASK_EXAMPLES = (
     "Anna likes to eat [MASK].",
@@ -358,7 +358,7 @@ def model_card(metrics: dict[str, Any]) -> str:
         f"{metrics['weights_bytes'] / 1e6:.1f} MB of fp32 safetensors) pretrained from scratch "
         "with masked language modelling on the English and Chinese stories of "
         "`lmkit.data.StoryWorld`, by `python -m lmkit.recipes.tiny_bert`. Load it with "
-        '`lmkit.load("tiny-bert")`; fill blanks with `lmkit.mlm.fill_mask`. Introduced in '
+        '`lmkit.load("tiny-bert")`; fill blanks with `lmkit.bert.mlm.fill_mask`. Introduced in '
         "chapter 11 of the lmkit book.",
         "## Data",
         f"{d['description']} {d['train_stories']:,} training stories "
@@ -368,13 +368,13 @@ def model_card(metrics: dict[str, Any]) -> str:
         f"- Tokenizer: lmkit's byte-level BPE, {d['bpe']['vocab_size']} tokens (256 bytes, "
         f"{d['bpe']['merges']} merges learned on the first {d['bpe']['trained_on_stories']:,} "
         "training stories, then `[PAD] [CLS] [SEP] [MASK]`); every Chinese character is a chunk "
-        "of its own (`lmkit.bert_tokenizer.BERT_PATTERN`). `tokenizer.encode(text)` returns "
+        "of its own (`lmkit.tokenizers.bert_bpe.BERT_PATTERN`). `tokenizer.encode(text)` returns "
         "`[CLS] … [SEP]`.\n"
         f"- Encoder: {m['n_layer']} post-LN layers, {m['n_head']} heads, {m['n_embd']} "
         f"dimensions, feed-forward {m['intermediate']}, at most {m['max_position']} tokens, "
         "learned positions, exact GELU; BERT's masked-LM head with the decoder tied to the "
         "word embeddings. Converts to `transformers.BertForMaskedLM` with "
-        "`lmkit.bert_interop.to_hf`.",
+        "`lmkit.bert.interop.to_hf`.",
         "## Training",
         f"{t['steps']} steps of {r['batch_size']} stories ({t['epochs']:.2f} epochs), BERT "
         "masking (15%; 80% [MASK] / 10% random / 10% kept) drawn afresh for every batch, AdamW "

@@ -1,4 +1,4 @@
-"""Recipe: train ``tiny-gpt``, the bilingual story-world GPT shipped in ``lmkit/models/tiny-gpt``.
+"""Recipe: train ``tiny-gpt``, the bilingual story-world GPT shipped in ``lmkit/weights/tiny-gpt``.
 
 Introduced in chapter 9. Run it with::
 
@@ -16,11 +16,11 @@ What it does, all seeded so that a second run gives the same model:
    Every story is preceded by ``<|endoftext|>``, so the model learns where stories begin and end.
 2. **Tokenizer.** Our own byte-level BPE (:class:`~lmkit.tokenizers.ByteBPETokenizer`), trained
    on the first ``bpe_stories`` training stories of both languages, ``<|endoftext|>`` special.
-3. **Model.** A small :class:`~lmkit.gpt.GPT` trained by :class:`~lmkit.train.Trainer`
+3. **Model.** A small :class:`~lmkit.gpt.model.GPT` trained by :class:`~lmkit.training.trainer.Trainer`
    (AdamW, warmup + cosine) on random windows of the token stream.
 4. **Measurements** (:func:`grammar_report`): how often its sampled sentences are ones the story
    grammar can produce, per language; the validation loss; two sample continuations.
-5. **Files**: ``model.safetensors`` + ``config.json`` (:func:`lmkit.checkpoint.save_model`),
+5. **Files**: ``model.safetensors`` + ``config.json`` (:func:`lmkit.training.checkpoint.save_model`),
    ``tokenizer.json``, ``metrics.json`` and ``MODEL_CARD.md``; :func:`lmkit.hub.load` reads them.
 
 Reproduction tolerance: the same seeds on the same hardware and library versions give the same
@@ -48,16 +48,16 @@ from typing import Any
 import numpy as np
 import torch
 
-from lmkit.batching import LMBatches
-from lmkit.checkpoint import save_model
 from lmkit.data.story_grammar import is_grammatical, split_sentences
 from lmkit.data.story_world import StoryWorld
+from lmkit.decoding.generation import generate
 from lmkit.device import describe_device, pick_device, seed_everything
 from lmkit.errors import ConfigError, InputError, TokenizerError
-from lmkit.generate import generate
-from lmkit.gpt import GPT, GPTConfig
+from lmkit.gpt.model import GPT, GPTConfig
 from lmkit.tokenizers import ByteBPETokenizer, Tokenizer
-from lmkit.train import TrainConfig, Trainer
+from lmkit.training.batching import LMBatches
+from lmkit.training.checkpoint import save_model
+from lmkit.training.trainer import TrainConfig, Trainer
 
 EOT = "<|endoftext|>"
 LANGS = ("en", "zh")
@@ -267,7 +267,7 @@ def continue_story(
     at the next ``<|endoftext|>`` or when the context is full. ``complete_sentences`` splits the
     continuation with :func:`~lmkit.data.story_grammar.split_sentences` and drops the last piece
     unless the story ended, since it may be cut off. ``overrides`` go to
-    :func:`lmkit.generate.generate` (default: greedy). Introduced in chapter 9.
+    :func:`lmkit.decoding.generation.generate` (default: greedy). Introduced in chapter 9.
     """
     _check_lm(model, tokenizer)
     _check_lang(lang)

@@ -1,5 +1,5 @@
 """Recipe: fine-tune ``tiny-bert`` into ``tiny-sentiment``, a 2-class (negative, positive)
-classifier for English and Chinese sentences, shipped in ``lmkit/models/tiny-sentiment``.
+classifier for English and Chinese sentences, shipped in ``lmkit/weights/tiny-sentiment``.
 
 Introduced in chapter 11. Run it with::
 
@@ -11,7 +11,7 @@ What it does, all seeded:
 1. **Data.** Opinion sentences from ``StoryWorld(seed).sentiment`` (English, then Chinese), plus
    the training split of lmkit's hand-written reviews (:func:`lmkit.data.reviews.load_reviews`),
    repeated ``review_repeats`` times because there are few of them.
-2. **Model.** A :class:`~lmkit.bert.BertForSequenceClassification` whose encoder starts from
+2. **Model.** A :class:`~lmkit.bert.model.BertForSequenceClassification` whose encoder starts from
    tiny-bert's weights (the pooler and classifier start fresh), trained with AdamW, warmup +
    cosine, dropout 0.1.
 3. **Measurements.** Accuracy on a held-out StoryWorld test set (``StoryWorld(test_seed)``), per
@@ -32,8 +32,7 @@ from typing import Any
 
 import torch
 
-from lmkit.bert import BertConfig, BertForMaskedLM, BertForSequenceClassification
-from lmkit.checkpoint import load_model
+from lmkit.bert.model import BertConfig, BertForMaskedLM, BertForSequenceClassification
 from lmkit.data.reviews import load_reviews
 from lmkit.data.story_world import StoryWorld
 from lmkit.device import pick_device, seed_everything
@@ -42,9 +41,10 @@ from lmkit.recipes import _common
 from lmkit.recipes.tiny_bert import encode_texts
 from lmkit.recipes.tiny_gpt import LANGS
 from lmkit.tokenizers import load_tokenizer
+from lmkit.training.checkpoint import load_model
 
 LABELS = ("negative", "positive")  # index = StoryWorld / reviews label (0 negative, 1 positive)
-DEFAULT_INIT = Path(__file__).resolve().parents[1] / "models" / "tiny-bert"
+DEFAULT_INIT = Path(__file__).resolve().parents[1] / "weights" / "tiny-bert"
 
 
 @dataclass(frozen=True)

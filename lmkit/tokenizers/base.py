@@ -347,7 +347,7 @@ def read_tokenizer_file(path: Path) -> dict[str, Any]:
 
 # Tokenizer types defined outside lmkit.tokenizers, by the module that registers them; they are
 # imported only when a file of that type is loaded.
-LAZY_TYPES: dict[str, str] = {"bert_byte_bpe": "lmkit.bert_tokenizer"}
+LAZY_TYPES: dict[str, str] = {"bert_byte_bpe": "lmkit.tokenizers.bert_bpe"}
 
 
 def load_tokenizer(path: str | Path) -> Tokenizer:

@@ -1,7 +1,7 @@
 """Where a GPT looked while it generated: one row per new token, one column per position.
 
 Introduced in chapter 10 (generation), drawn by the app's Attention page from
-:func:`lmkit.attention_maps.generation_attention`.
+:func:`lmkit.tasks.attention_maps.generation_attention`.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ def loss_curve(
 ) -> go.Figure:
     """Training loss per logged step, validation loss where it was measured, and the learning rate.
 
-    ``history`` is :attr:`lmkit.train.Trainer.history`: a list of records with ``step`` and
+    ``history`` is :attr:`lmkit.training.trainer.Trainer.history`: a list of records with ``step`` and
     ``loss`` and, on some records, ``val_loss`` and ``lr``. Introduced in chapter 8.
     """
     if not history:

@@ -1,7 +1,7 @@
 """Figures for decoding: next-token probability bars, per-token confidence, the beam-search tree.
 
 Introduced in chapter 10; the app's Generate page draws the same figures. Both take what
-:func:`lmkit.generate.stream` and :func:`lmkit.beam.beam_search` hand back plus a function that
+:func:`lmkit.decoding.generation.stream` and :func:`lmkit.decoding.beam.beam_search` hand back plus a function that
 turns a token id into its text (``tokenizer.id_to_token`` or ``decode([id])``), so they work
 with any tokenizer and never run the model themselves.
 """
@@ -13,9 +13,9 @@ from collections.abc import Callable, Sequence
 
 import plotly.graph_objects as go
 
-from lmkit.beam import BeamNode, BeamSearchResult
+from lmkit.decoding.beam import BeamNode, BeamSearchResult
+from lmkit.decoding.generation import TokenStep
 from lmkit.errors import InputError
-from lmkit.generate import TokenStep
 from lmkit.viz.core import TEMPLATE
 from lmkit.viz.tokens import plotly_text
 
@@ -63,7 +63,7 @@ def next_token_bars(
     alternatives) is left out rather than guessed; hovering says so. Introduced in chapter 10.
     """
     if not isinstance(step, TokenStep):
-        raise InputError(f"step must be a TokenStep from lmkit.generate.stream, got {step!r}.")
+        raise InputError(f"step must be a TokenStep from lmkit.decoding.generation.stream, got {step!r}.")
     if not isinstance(top, int) or isinstance(top, bool) or top < 1:
         raise InputError(f"top must be an integer >= 1, got {top!r}.")
     raw = dict(zip(step.top_ids, step.top_probs, strict=True))
@@ -131,7 +131,7 @@ def token_confidence(
     Hover shows the token. Introduced in chapter 10.
     """
     if not steps or not all(isinstance(step, TokenStep) for step in steps):
-        raise InputError("steps must be a non-empty list of TokenStep from lmkit.generate.stream.")
+        raise InputError("steps must be a non-empty list of TokenStep from lmkit.decoding.generation.stream.")
     x = [step.index + 1 for step in steps]
     labels = [_label_of(token_label, step.token_id) for step in steps]
     fig = go.Figure()
@@ -198,7 +198,7 @@ def beam_tree(
     Introduced in chapter 10.
     """
     if not isinstance(result, BeamSearchResult) or not result.tree:
-        raise InputError("result must be the BeamSearchResult of lmkit.beam.beam_search.")
+        raise InputError("result must be the BeamSearchResult of lmkit.decoding.beam.beam_search.")
     tree = result.tree
     rows = _tree_rows(tree)
     by_id = {node.id: node for node in tree}

@@ -33,7 +33,7 @@ def embedding_scatter(
     if xy.dim() != 2 or xy.shape[1] != 2:
         raise InputError(
             f"points must be (N, 2), got shape {tuple(xy.shape)}; project to 2-D first "
-            "(lmkit.word_vectors.pca(vectors, k=2))."
+            "(lmkit.basics.word_vectors.pca(vectors, k=2))."
         )
     labels = [str(label) for label in labels]
     groups = ["words"] * len(labels) if groups is None else [str(g) for g in groups]

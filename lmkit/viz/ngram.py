@@ -79,7 +79,7 @@ def transition_heatmap(
 ) -> go.Figure:
     """A table of conditional probabilities: row = previous token, column = next token.
 
-    Pass :meth:`lmkit.ngram.BigramModel.transition_matrix` and its row/column tokens.
+    Pass :meth:`lmkit.basics.ngram.BigramModel.transition_matrix` and its row/column tokens.
     Introduced in chapter 1.
     """
     values = torch.as_tensor(matrix, dtype=torch.float64).detach().cpu()

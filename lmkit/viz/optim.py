@@ -64,7 +64,7 @@ def loss_surface(
     """Contours of a 2-D loss with each optimizer's path drawn on top.
 
     ``loss_fn`` maps points (..., 2) to losses (...); ``trajectories`` maps a name to an (N, 2)
-    path such as :func:`lmkit.optim_scratch.optimize_2d` returns. With ``log_scale`` the
+    path such as :func:`lmkit.basics.optimizers.optimize_2d` returns. With ``log_scale`` the
     contours show ``log10(1 + loss)``, so a valley stays visible next to steep walls.
     """
     if not isinstance(resolution, int) or resolution < 2:

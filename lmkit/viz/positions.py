@@ -1,6 +1,6 @@
 """Figures for positional encodings: the sinusoidal table, its waves, and rotary's relative scores.
 
-Introduced in chapter 6. Each function computes from :mod:`lmkit.positional` (nothing trained)
+Introduced in chapter 6. Each function computes from :mod:`lmkit.nn.positional` (nothing trained)
 and returns a plotly figure, so the chapter and the app draw the same pictures.
 """
 
@@ -13,7 +13,7 @@ import plotly.graph_objects as go
 import torch
 
 from lmkit.errors import ConfigError, InputError
-from lmkit.positional import RotaryEmbedding, apply_rotary, sinusoidal_table
+from lmkit.nn.positional import RotaryEmbedding, apply_rotary, sinusoidal_table
 from lmkit.viz.core import TEMPLATE
 
 __all__ = [

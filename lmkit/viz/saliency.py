@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 import torch
 
 from lmkit.errors import InputError
-from lmkit.saliency import Saliency
+from lmkit.tasks.saliency import Saliency
 from lmkit.viz.core import TEMPLATE
 from lmkit.viz.tokens import display_width, finish_box_figure, plotly_text, visible, wrap_boxes
 

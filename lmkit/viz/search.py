@@ -1,7 +1,7 @@
 """Figures for semantic search: result scores, and a query placed on a 2-D map of documents.
 
 Introduced in chapter 3 (sentence embeddings); the app's Embeddings page draws both from
-:class:`lmkit.semantic_search.SemanticIndex`.
+:class:`lmkit.tasks.semantic_search.SemanticIndex`.
 """
 
 from __future__ import annotations

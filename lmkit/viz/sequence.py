@@ -39,7 +39,7 @@ def gradient_decay(
     """One line per named series of ``‖∂h_T/∂h_{T-k}‖`` against the distance k = 0, 1, 2, …
 
     ``series`` maps a legend name to the norms, e.g. the output of
-    :func:`lmkit.rnn.gradient_vs_distance`. A log y-axis turns exponential decay or growth
+    :func:`lmkit.basics.rnn.gradient_vs_distance`. A log y-axis turns exponential decay or growth
     into a straight line. Values of 0 (an underflow to exactly zero) are not drawn on a log
     axis. Introduced in chapter 5.
     """
@@ -126,7 +126,7 @@ def confusion_matrix_figure(
         )
     if counts.is_floating_point() or (counts < 0).any():
         raise InputError(
-            "matrix must hold non-negative integer counts (from lmkit.classify.confusion_matrix)."
+            "matrix must hold non-negative integer counts (from lmkit.basics.classify.confusion_matrix)."
         )
     rows = counts.sum(dim=1, keepdim=True).double()
     share = torch.where(rows > 0, counts / rows.clamp(min=1), torch.zeros_like(rows))

@@ -11,8 +11,8 @@ import pytest
 import torch
 from hypothesis import given
 
-from lmkit.attention_maps import MINILM
 from lmkit.hub import load
+from lmkit.tasks.attention_maps import MINILM
 from lmkit.viz.tokens import plotly_text
 
 from .conftest import no_errors, open_page, plotly_figures

@@ -18,9 +18,9 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st_
 
-from lmkit.bert import BertConfig, BertForSequenceClassification
-from lmkit.bert_tokenizer import BertBPETokenizer
+from lmkit.bert.model import BertConfig, BertForSequenceClassification
 from lmkit.hub import LoadedModel
+from lmkit.tokenizers.bert_bpe import BertBPETokenizer
 
 from .conftest import no_errors, open_page, plotly_figures
 from .page_text import page_settings, page_text, shown_messages
@@ -32,7 +32,7 @@ TEXT = "The film was slow at first, but the ending was wonderful."
 
 class LenientClassifier(BertForSequenceClassification):
     """Takes ``input_ids`` and ``inputs_embeds`` together (the embeddings win), as
-    :mod:`lmkit.saliency` passes both; lmkit's BERT refuses that (reported to the lead)."""
+    :mod:`lmkit.tasks.saliency` passes both; lmkit's BERT refuses that (reported to the lead)."""
 
     def forward(self, input_ids=None, attention_mask=None, *, inputs_embeds=None, **kwargs):
         if inputs_embeds is not None:

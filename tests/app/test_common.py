@@ -31,7 +31,7 @@ def test_clean_text_keeps_chinese_emoji_and_reports_what_it_changed():
 
 
 @pytest.mark.parametrize(
-    "name", ["/etc/passwd", "../lmkit/models/tiny-gpt", "gpt2", "https://x.y/z"]
+    "name", ["/etc/passwd", "../lmkit/weights/tiny-gpt", "gpt2", "https://x.y/z"]
 )
 def test_only_builtin_model_names_can_be_loaded(name):
     with pytest.raises(LmkitError, match="Unknown model"):

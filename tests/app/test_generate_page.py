@@ -7,8 +7,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st_
 
 import lmkit
-from lmkit.beam import beam_search
-from lmkit.generate import GenerationConfig, generate, stream
+from lmkit.decoding.beam import beam_search
+from lmkit.decoding.generation import GenerationConfig, generate, stream
 
 from .conftest import no_errors, open_page, plotly_figures
 

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given
 
 from lmkit.hub import load
-from lmkit.tokenizer_compare import story_char_tokenizer
 from lmkit.tokenizers import HFTokenizer
+from lmkit.tokenizers.compare import story_char_tokenizer
 
 from .conftest import no_errors, open_page, plotly_figures
 from .page_text import page_settings, page_text, shown_messages

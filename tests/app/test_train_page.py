@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from lmkit.live_training import MIN_TEXT_CHARS, LiveTraining, LiveTrainingSettings
+from lmkit.tasks.live_training import MIN_TEXT_CHARS, LiveTraining, LiveTrainingSettings
 
 from .conftest import no_errors, open_page, plotly_figures
 

@@ -27,8 +27,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lmkit.decoding.sampling import sample_next_token
 from lmkit.errors import ConfigError, InputError
-from lmkit.sampling import sample_next_token
 
 __all__ = [
     "GRU",
@@ -608,7 +608,7 @@ def _check_ids(idx: object, vocab_size: int) -> torch.Tensor:
 class RecurrentLM(nn.Module):
     """Next-token model: embedding → RNN/LSTM/GRU layers → linear head. Introduced in chapter 5.
 
-    ``forward(idx, targets)`` returns ``(logits, loss)`` like :class:`lmkit.gpt.GPT`;
+    ``forward(idx, targets)`` returns ``(logits, loss)`` like :class:`lmkit.gpt.model.GPT`;
     :meth:`run` also hands back the recurrent state, which is all the model remembers.
     ``backend="torch"`` swaps in torch.nn's fused layer; the parameter names are the same, so a
     state dict trained with one backend loads into the other.

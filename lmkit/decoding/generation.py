@@ -1,7 +1,7 @@
 """Generate tokens from a language model: greedy, sampling or beam search, with a KV cache.
 
 Introduced in chapter 10 (the KV cache it drives comes from chapter 8). Generation is a loop:
-feed the context, read the logits of the last position, pick a token (:mod:`lmkit.sampling`),
+feed the context, read the logits of the last position, pick a token (:mod:`lmkit.decoding.sampling`),
 append it, repeat. The KV cache makes each step cost one token instead of the whole context:
 we *prefill* the prompt once, then feed one new token per step.
 
@@ -12,7 +12,7 @@ generation can run past ``block_size`` and the cache is rebuilt once every ``blo
 tokens instead of every step. Without the cache (``use_cache=False``) the model sees exactly the
 same window, recomputed every step, so both paths give the same tokens.
 
-Works with any model that follows :class:`lmkit.gpt.GPT`'s protocol: ``model(idx)`` returns an
+Works with any model that follows :class:`lmkit.gpt.model.GPT`'s protocol: ``model(idx)`` returns an
 object with ``.logits`` (B, T, V), ``model.config`` has ``block_size`` and ``vocab_size``, and
 (for the cache) ``model.new_kv_cache(batch_size, max_len)`` plus ``model(idx, kv_cache=cache)``.
 """
@@ -30,8 +30,7 @@ from typing import Any, Protocol
 
 import torch
 
-from lmkit.errors import ConfigError, InputError
-from lmkit.sampling import (
+from lmkit.decoding.sampling import (
     _draw,
     check_repetition_penalty,
     check_temperature,
@@ -39,6 +38,7 @@ from lmkit.sampling import (
     check_top_p,
     process_logits,
 )
+from lmkit.errors import ConfigError, InputError
 
 STRATEGIES = ("greedy", "sample", "beam")
 MAX_NEW_TOKENS = 100_000
@@ -66,7 +66,7 @@ class GenerationConfig:
     """Every knob of :func:`generate`; checked when made, so a bad value fails early.
 
     ``strategy``: ``"greedy"`` (most likely token; ignores temperature/top-k/top-p),
-    ``"sample"`` (draw from the processed distribution), or ``"beam"`` (:mod:`lmkit.beam`).
+    ``"sample"`` (draw from the processed distribution), or ``"beam"`` (:mod:`lmkit.decoding.beam`).
     ``eos_id`` stops a row once generated (finished rows are padded with ``eos_id``);
     ``bos_id`` is the token to start from when the prompt is empty. ``seed`` makes sampling
     reproducible. ``top_alternatives`` is how many candidates :func:`stream` reports per step.
@@ -146,7 +146,7 @@ def _check_model(model: object) -> tuple[int, int]:
     block, vocab = getattr(config, "block_size", None), getattr(config, "vocab_size", None)
     if not callable(model) or not _is_int(block) or not _is_int(vocab) or block < 1 or vocab < 1:
         raise InputError(
-            f"model must be a language model like lmkit.gpt.GPT (callable, with config.block_size "
+            f"model must be a language model like lmkit.gpt.model.GPT (callable, with config.block_size "
             f"and config.vocab_size), got {type(model).__name__}."
         )
     return block, vocab
@@ -375,7 +375,7 @@ def generate(
 
 
 def _generate_beam(model: Any, batch: torch.Tensor, config: GenerationConfig) -> torch.Tensor:
-    from lmkit.beam import beam_search  # beam imports this module
+    from lmkit.decoding.beam import beam_search  # beam imports this module
 
     rows = []
     for prompt in batch:
@@ -404,7 +404,7 @@ def stream(
     """Yield one :class:`TokenStep` per new token, for a single prompt (batch size 1).
 
     Gives the same tokens as :func:`generate` with the same settings (greedy or sample; for
-    beam search use :func:`lmkit.beam.beam_search`, which returns the whole search tree).
+    beam search use :func:`lmkit.decoding.beam.beam_search`, which returns the whole search tree).
     Arguments are checked now; the model runs as you iterate. Stops after ``eos_id``.
     Introduced in chapter 10.
     """
@@ -412,7 +412,7 @@ def stream(
     if config.strategy == "beam":
         raise ConfigError(
             "stream() supports strategy 'greedy' and 'sample'; for beam search use "
-            "lmkit.beam.beam_search(), which also returns the search tree."
+            "lmkit.decoding.beam.beam_search(), which also returns the search tree."
         )
     if batch.shape[0] != 1:
         raise InputError(f"stream() takes one prompt (batch size 1), got {batch.shape[0]} rows.")

@@ -22,7 +22,7 @@ class KVCache:
     """Keys and values of every layer for up to ``max_len`` positions of ``batch_size`` rows.
 
     Storage shape, for keys and values alike: ``(n_layer, B, n_head, max_len, head_dim)``.
-    Usually made by :meth:`lmkit.gpt.GPT.new_kv_cache`, which fills in the model's sizes.
+    Usually made by :meth:`lmkit.gpt.model.GPT.new_kv_cache`, which fills in the model's sizes.
     Introduced in chapter 8.
     """
 

@@ -13,7 +13,7 @@ With ``g`` the gradient, ``η`` the learning rate and ``t`` the step number (fro
 "Stochastic" means each step uses the gradient of a *mini-batch*, not of the whole training set:
 :func:`minibatches` shuffles the example indices into batches. The module also holds the 2-D
 test surfaces and :func:`optimize_2d` used to draw optimizer trajectories, and a step-decay
-learning-rate schedule to compare with :func:`lmkit.schedule.warmup_cosine`.
+learning-rate schedule to compare with :func:`lmkit.training.schedule.warmup_cosine`.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from lmkit.bert import IGNORE_INDEX
+from lmkit.bert.model import IGNORE_INDEX
 from lmkit.errors import ConfigError, InputError
 
 

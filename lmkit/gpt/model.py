@@ -1,7 +1,7 @@
 """A GPT-2 style decoder-only transformer, in reading order: config, MLP, Block, GPT.
 
-Introduced in chapter 7. The attention layer lives in :mod:`lmkit.attention` and the
-position encodings in :mod:`lmkit.positional`; this module wires them together:
+Introduced in chapter 7. The attention layer lives in :mod:`lmkit.nn.attention` and the
+position encodings in :mod:`lmkit.nn.positional`; this module wires them together:
 
     token ids -> token embedding (+ position) -> n_layer x Block -> final LayerNorm -> logits
 
@@ -21,11 +21,11 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from lmkit.attention import CausalSelfAttention
 from lmkit.errors import CheckpointError, ConfigError, InputError
-from lmkit.kv_cache import KVCache
-from lmkit.linear import Linear
-from lmkit.positional import (
+from lmkit.nn.attention import CausalSelfAttention
+from lmkit.nn.kv_cache import KVCache
+from lmkit.nn.linear import Linear
+from lmkit.nn.positional import (
     LearnedPositionalEmbedding,
     RotaryEmbedding,
     SinusoidalPositionalEncoding,

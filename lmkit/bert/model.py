@@ -1,6 +1,6 @@
 """A BERT-style encoder, in reading order: config, embeddings, attention, layer, encoder, heads.
 
-Introduced in chapter 11. Where GPT (:mod:`lmkit.gpt`) reads left to right, BERT reads the whole
+Introduced in chapter 11. Where GPT (:mod:`lmkit.gpt.model`) reads left to right, BERT reads the whole
 text at once: every token attends to every other real token, and padding is hidden with a mask.
 
     token ids -> word + position + segment embeddings -> LayerNorm -> n_layer x BertLayer
@@ -8,7 +8,7 @@ text at once: every token attends to every other real token, and padding is hidd
 
 Each :class:`BertLayer` is post-LN, as in the 2018 paper: ``ln(x + attn(x))`` then
 ``ln(x + mlp(x))``. The weights line up one to one with Hugging Face's ``BertModel``,
-``BertForMaskedLM`` and ``BertForSequenceClassification`` (see :mod:`lmkit.bert_interop`), and
+``BertForMaskedLM`` and ``BertForSequenceClassification`` (see :mod:`lmkit.bert.interop`), and
 the tests check that both give the same logits and attention maps.
 """
 
@@ -23,12 +23,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-import lmkit.bert_tokenizer  # noqa: F401  (registers the "bert_byte_bpe" tokenizer type)
-from lmkit.attention import scaled_dot_product_attention
-from lmkit.bert_inputs import check_inputs
-from lmkit.checkpoint import register_model
-from lmkit.classify import ClassifierOutput
+import lmkit.tokenizers.bert_bpe  # noqa: F401  (registers the "bert_byte_bpe" tokenizer type)
+from lmkit.basics.classify import ClassifierOutput
+from lmkit.bert.inputs import check_inputs
 from lmkit.errors import ConfigError, InputError
+from lmkit.nn.attention import scaled_dot_product_attention
+from lmkit.training.checkpoint import register_model
 
 IGNORE_INDEX = -100  # label value that does not count in a loss (unmasked tokens, padding)
 
@@ -38,7 +38,7 @@ class BertConfig:
     """Every size of a BERT encoder; defaults are BERT-base (110M parameters).
 
     Field by field the same as Hugging Face's ``BertConfig`` under shorter names
-    (``n_embd`` = ``hidden_size``…; :mod:`lmkit.bert_interop` converts). ``labels`` names the
+    (``n_embd`` = ``hidden_size``…; :mod:`lmkit.bert.interop` converts). ``labels`` names the
     classes of a :class:`BertForSequenceClassification`. Introduced in chapter 11.
     """
 
@@ -159,7 +159,7 @@ class BertSelfAttention(nn.Module):
     """Bidirectional multi-head attention with separate q/k/v projections and an output one.
 
     The fast path is ``F.scaled_dot_product_attention``; the explicit path
-    (:func:`lmkit.attention.scaled_dot_product_attention`) runs when the maps are wanted.
+    (:func:`lmkit.nn.attention.scaled_dot_product_attention`) runs when the maps are wanted.
     """
 
     def __init__(self, config: BertConfig) -> None:

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from lmkit._optional import require
-from lmkit.bert import BertConfig, BertEncoder, BertForMaskedLM, BertForSequenceClassification
+from lmkit.bert.model import BertConfig, BertEncoder, BertForMaskedLM, BertForSequenceClassification
 from lmkit.errors import ConfigError, InputError
 
 _EMBEDDINGS = {

@@ -1,4 +1,4 @@
-"""Input checks for :mod:`lmkit.bert`: ids, embeddings, masks and segments, with clear errors.
+"""Input checks for :mod:`lmkit.bert.model`: ids, embeddings, masks and segments, with clear errors.
 
 Introduced in chapter 11. Kept apart so that the model file reads as the architecture only.
 """
@@ -20,7 +20,7 @@ def check_inputs(
     inputs_embeds: object,
     token_type_ids: object,
 ) -> tuple[torch.Tensor | None, torch.Tensor]:
-    """Check a BERT model's inputs against its ``config`` (a :class:`~lmkit.bert.BertConfig`);
+    """Check a BERT model's inputs against its ``config`` (a :class:`~lmkit.bert.model.BertConfig`);
     return the padding mask (B, T) bool, True at padding (None when there is none), and the
     segment ids (zeros by default). Every problem is an :class:`InputError` saying what to do."""
     if input_ids is None and inputs_embeds is None:

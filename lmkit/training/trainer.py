@@ -40,11 +40,11 @@ import torch.distributed as dist
 from torch import nn
 from tqdm.auto import tqdm
 
-from lmkit import checkpoint as ckpt
-from lmkit.batching import LMBatches
 from lmkit.device import autocast, autocast_dtype, pick_device, seed_everything
 from lmkit.errors import CheckpointError, ConfigError, InputError, LmkitError
-from lmkit.schedule import constant, warmup_cosine
+from lmkit.training import checkpoint as ckpt
+from lmkit.training.batching import LMBatches
+from lmkit.training.schedule import constant, warmup_cosine
 
 __all__ = ["TrainConfig", "Trainer"]
 

@@ -69,7 +69,7 @@ class BertBPETokenizer(ByteBPETokenizer):
 
     @property
     def mask_token(self) -> str:
-        """The text that marks a blank for :func:`lmkit.mlm.fill_mask`."""
+        """The text that marks a blank for :func:`lmkit.bert.mlm.fill_mask`."""
         return MASK
 
     @property

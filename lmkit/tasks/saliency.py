@@ -32,7 +32,7 @@ from typing import Any
 import torch
 
 from lmkit.errors import ConfigError, InputError
-from lmkit.text_classify import classifier_parts, encode_for_model, model_max_length
+from lmkit.tasks.text_classify import classifier_parts, encode_for_model, model_max_length
 
 __all__ = ["BASELINES", "Saliency", "gradient_x_input", "integrated_gradients"]
 

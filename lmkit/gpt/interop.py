@@ -26,7 +26,7 @@ import torch
 from lmkit._optional import require
 from lmkit.device import pick_device
 from lmkit.errors import CheckpointError, ConfigError, InputError, LmkitError, OfflineError
-from lmkit.gpt import GPT, GPTConfig
+from lmkit.gpt.model import GPT, GPTConfig
 
 _PURPOSE = "convert GPT-2 weights to or from Hugging Face transformers"
 # Per block, the layers whose Hugging Face Conv1D weight is the transpose of our nn.Linear.
@@ -217,7 +217,7 @@ def _offline_error(name: str, cause: str) -> OfflineError:
         f"Cannot load the pretrained model {name!r}: it is not in the local Hugging Face cache "
         f"and the Hugging Face hub is unreachable ({cause}). To fix: connect to the internet "
         f"and try again; or download it once on a connected machine (e.g. "
-        f"lmkit.interop.load_pretrained({name!r})) and copy its Hugging Face cache directory "
+        f"lmkit.gpt.interop.load_pretrained({name!r})) and copy its Hugging Face cache directory "
         f"(~/.cache/huggingface/hub, or pass cache_dir=...) here; or save it with "
         f"save_pretrained(dir) and pass that directory; or use lmkit's built-in offline models."
     )

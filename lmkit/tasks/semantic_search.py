@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from lmkit.basics.word_vectors import pca
 from lmkit.errors import ConfigError, InputError
-from lmkit.word_vectors import pca
 
 __all__ = ["SearchHit", "SemanticIndex", "faq_index"]
 
@@ -38,7 +38,7 @@ class SemanticIndex:
     """Documents and their unit-length embeddings, searchable by meaning.
 
     ``encode`` turns a list of texts into an ``(N, D)`` tensor (by default MiniLM's
-    :func:`lmkit.sentence_embeddings.encode_sentences`); tests may pass any function.
+    :func:`lmkit.minilm.embeddings.encode_sentences`); tests may pass any function.
     """
 
     def __init__(self, texts: Sequence[str], encode: Encoder | None = None) -> None:
@@ -46,7 +46,7 @@ class SemanticIndex:
         if len(texts) < 2 or not all(isinstance(t, str) and t.strip() for t in texts):
             raise InputError("A search index needs at least two non-empty document texts.")
         if encode is None:
-            from lmkit.sentence_embeddings import encode_sentences
+            from lmkit.minilm.embeddings import encode_sentences
 
             def encode(batch: list[str]) -> torch.Tensor:
                 return encode_sentences(batch, device="cpu")

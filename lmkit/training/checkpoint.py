@@ -65,10 +65,10 @@ STATE_FILE = "state.json"
 # model_type -> (model class, config class), each a class or a lazy "module:attribute" path so
 # that importing this module never drags in every model family.
 _MODEL_REGISTRY: dict[str, tuple[type | str, type | str]] = {
-    "gpt": ("lmkit.gpt:GPT", "lmkit.gpt:GPTConfig"),
-    "bert": ("lmkit.bert:BertEncoder", "lmkit.bert:BertConfig"),
-    "bert-mlm": ("lmkit.bert:BertForMaskedLM", "lmkit.bert:BertConfig"),
-    "bert-classifier": ("lmkit.bert:BertForSequenceClassification", "lmkit.bert:BertConfig"),
+    "gpt": ("lmkit.gpt.model:GPT", "lmkit.gpt.model:GPTConfig"),
+    "bert": ("lmkit.bert.model:BertEncoder", "lmkit.bert.model:BertConfig"),
+    "bert-mlm": ("lmkit.bert.model:BertForMaskedLM", "lmkit.bert.model:BertConfig"),
+    "bert-classifier": ("lmkit.bert.model:BertForSequenceClassification", "lmkit.bert.model:BertConfig"),
 }
 
 
@@ -330,7 +330,7 @@ def save_model(model: nn.Module, directory: str | os.PathLike) -> Path:
     if model_type is None:
         raise InputError(
             f"{type(model).__name__} is not a registered model class, so load_model could not "
-            "rebuild it. Call lmkit.checkpoint.register_model('name', ModelClass, ConfigClass) "
+            "rebuild it. Call lmkit.training.checkpoint.register_model('name', ModelClass, ConfigClass) "
             "first, or save just the weights with safetensors.torch.save_model."
         )
     if getattr(model, "config", None) is None:
@@ -368,7 +368,7 @@ def load_model(directory: str | os.PathLike, map_location: str | torch.device = 
     if model_type not in _MODEL_REGISTRY:
         raise CheckpointError(
             f"Unknown model_type {model_type!r} in {directory}. Known: "
-            f"{sorted(_MODEL_REGISTRY)}. Register it with lmkit.checkpoint.register_model."
+            f"{sorted(_MODEL_REGISTRY)}. Register it with lmkit.training.checkpoint.register_model."
         )
     model_ref, config_ref = _MODEL_REGISTRY[model_type]
     model_cls, config_cls = _resolve(model_ref), _resolve(config_ref)

@@ -23,8 +23,8 @@ import torch
 import torch.nn.functional as F
 
 from lmkit._optional import require
+from lmkit.basics.word_vectors import cosine_matrix
 from lmkit.errors import ConfigError, InputError
-from lmkit.word_vectors import cosine_matrix
 
 __all__ = ["encode_sentences", "load_minilm", "mean_pool", "model_dir", "similarity_matrix"]
 

@@ -2,8 +2,8 @@
 
 Introduced in chapter 8 (the app's Train page uses it). :class:`LiveTraining` builds everything
 a run needs from one :class:`LiveTrainingSettings`: the text (story-world stories or your own),
-a character or byte-level BPE tokenizer trained on it, a small :class:`~lmkit.gpt.GPT` and a
-:class:`~lmkit.train.Trainer`. :meth:`LiveTraining.advance` then trains for at most a few
+a character or byte-level BPE tokenizer trained on it, a small :class:`~lmkit.gpt.model.GPT` and a
+:class:`~lmkit.training.trainer.Trainer`. :meth:`LiveTraining.advance` then trains for at most a few
 seconds and returns, so the caller can redraw the loss curve, show a sample, or stop. Calling
 it again continues exactly where it left off (the Trainer keeps its step, optimizer and
 history), and the whole run is capped by ``max_steps`` and ``max_seconds`` so it stays
@@ -22,14 +22,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from lmkit.batching import LMBatches
 from lmkit.data.story_world import StoryWorld
+from lmkit.decoding.generation import generate
 from lmkit.errors import ConfigError, InputError
-from lmkit.generate import generate
-from lmkit.gpt import GPT, GPTConfig
+from lmkit.gpt.model import GPT, GPTConfig
 from lmkit.recipes.tiny_gpt import encode_stories, story_texts
 from lmkit.tokenizers import ByteBPETokenizer, CharTokenizer, Tokenizer
-from lmkit.train import TrainConfig, Trainer
+from lmkit.training.batching import LMBatches
+from lmkit.training.trainer import TrainConfig, Trainer
 
 EOT = "<|endoftext|>"
 SOURCES = ("story", "text")

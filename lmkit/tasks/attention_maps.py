@@ -6,7 +6,7 @@ function, :func:`attention_maps`, serves three kinds of model:
 - our **GPT** (``"tiny-gpt"``, kind ``causal-lm``): causal, so every map is lower-triangular;
 - our **BERT**-style encoders (``"tiny-bert"``, kind ``masked-lm``, and classifiers): they
   attend in both directions, so the maps are full;
-- the pretrained **MiniLM** encoder (:data:`MINILM`), through :mod:`lmkit.encoders`.
+- the pretrained **MiniLM** encoder (:data:`MINILM`), through :mod:`lmkit.minilm.attention`.
 
 All come back as one :class:`AttentionMaps`: the tokens and a ``(layers, heads, T, T)`` tensor.
 A text longer than the model's context (or the caller's ``max_tokens``) is cut, and ``notes``
@@ -26,7 +26,7 @@ from typing import Any
 import torch
 
 from lmkit.errors import ConfigError, InputError
-from lmkit.text_classify import model_max_length
+from lmkit.tasks.text_classify import model_max_length
 
 __all__ = [
     "MINILM",
@@ -139,7 +139,7 @@ def _unk_note(tokens: tuple[str, ...], model_name: str) -> tuple[str, ...]:
 
 
 def _minilm_maps(text: str, limit: int) -> AttentionMaps:
-    from lmkit.encoders import minilm_attention
+    from lmkit.minilm.attention import minilm_attention
 
     result = minilm_attention(text, max_length=limit, device="cpu")
     notes: tuple[str, ...] = ()
@@ -266,7 +266,7 @@ def generation_attention(
     the tokenizer's end-of-text token. The prompt is cut from the left so that prompt + output
     fit the model's context. Introduced in chapter 10.
     """
-    from lmkit.generate import generate
+    from lmkit.decoding.generation import generate
 
     if getattr(loaded, "kind", None) != "causal-lm":
         raise InputError(

@@ -29,9 +29,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from lmkit.errors import ConfigError, InputError
-from lmkit.kv_cache import KVCache
-from lmkit.linear import Linear
-from lmkit.positional import RotaryEmbedding, apply_rotary
+from lmkit.nn.kv_cache import KVCache
+from lmkit.nn.linear import Linear
+from lmkit.nn.positional import RotaryEmbedding, apply_rotary
 
 
 def _shape(x: object) -> str:

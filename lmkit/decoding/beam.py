@@ -30,8 +30,7 @@ from typing import Any
 
 import torch
 
-from lmkit.errors import ConfigError, InputError
-from lmkit.generate import (
+from lmkit.decoding.generation import (
     MAX_NEW_TOKENS,
     _as_batch,
     _check_int,
@@ -41,6 +40,7 @@ from lmkit.generate import (
     _model_device,
     _warn_if_cropped,
 )
+from lmkit.errors import ConfigError, InputError
 
 
 @dataclass(frozen=True)
