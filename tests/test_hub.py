@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import sys
@@ -12,7 +13,7 @@ import torch
 
 transformers = pytest.importorskip("transformers")
 
-from lmkit import hub  # noqa: E402
+from lmkit import hub, registry  # noqa: E402
 from lmkit.data import StoryWorld  # noqa: E402
 from lmkit.errors import CheckpointError, InputError, OfflineError  # noqa: E402
 from lmkit.gpt.model import GPT, GPTConfig  # noqa: E402
@@ -55,7 +56,12 @@ def test_registry_entries_are_complete():
     for name, info in hub.BUILTIN_MODELS.items():
         assert info.name == name
         assert info.kind in hub.KINDS
-        assert info.recipe.startswith("python -m lmkit.recipes.")
+        # the folder says which registered type it is, and the table agrees
+        config = json.loads((info.path / "config.json").read_text())
+        assert config["model_type"] == info.model_type
+        # pretrained elsewhere (its weights come in a package) or rebuilt by a recipe
+        assert info.recipe is None or info.recipe.startswith("python -m lmkit.recipes.")
+        assert (info.recipe is None) == (info.model_type == "minilm-encoder")
         if info.loader is None:  # the standard loader needs these three files
             for file in hub.REQUIRED_FILES:
                 assert (info.path / file).is_file(), f"{name}: {file} missing"
@@ -86,12 +92,16 @@ def test_load_tiny_gpt_offline_and_generate(no_network):
     assert loaded.card is not None and "# tiny-gpt" in loaded.card
     text = loaded.generate_text("Tom went to the park.", max_new_tokens=20)
     assert isinstance(text, str) and text.strip()
-    # The convenience method is generate_text with the end-of-text id filled in.
-    from lmkit.decoding.generation import generate_text
+    # The convenience method is generate_text with the end-of-text id filled in, as the stop
+    # token and as the story start the prompt is fed after (what tiny-gpt saw in training).
+    from lmkit.decoding.text import generate_text
 
+    eot = loaded.tokenizer.eos_id
     expected = generate_text(
-        loaded.model, loaded.tokenizer, "Tom", max_new_tokens=8, eos_id=loaded.tokenizer.eos_id
+        loaded.model, loaded.tokenizer, "Tom", max_new_tokens=8, eos_id=eot, start_id=eot
     )
+    bare = generate_text(loaded.model, loaded.tokenizer, "Tom", max_new_tokens=8, eos_id=eot)
+    assert expected != bare  # the start token matters to the model
     assert loaded.generate_text("Tom", max_new_tokens=8) == expected
 
 
@@ -113,9 +123,11 @@ def test_builtin_with_its_own_loader(monkeypatch, model_dir):
     module.load_it = custom_loader
     monkeypatch.setitem(sys.modules, "fake_lmkit_loader", module)
     monkeypatch.setattr(hub, "WEIGHTS_DIR", folder.parent)
-    info = hub.ModelInfo(
-        folder.name, "classifier", "test", "python -m x", "fake_lmkit_loader:load_it"
+    fake = registry.ModelType(
+        "fake-classifier", torch.nn.Linear, None, "classifier", loader="fake_lmkit_loader:load_it"
     )
+    monkeypatch.setitem(registry.MODEL_TYPES, "fake-classifier", fake)
+    info = hub.ModelInfo(folder.name, "fake-classifier", "test", "python -m x")
     monkeypatch.setitem(hub.BUILTIN_MODELS, folder.name, info)
     loaded = hub.load(folder.name, device="cpu")
     assert calls == [(folder, torch.device("cpu"))]

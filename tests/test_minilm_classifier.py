@@ -13,13 +13,8 @@ import torch
 import lmkit
 from lmkit import hub
 from lmkit.errors import CheckpointError, ConfigError, InputError, MissingDependencyError
-from lmkit.minilm.classifier import (
-    LABELS,
-    MiniLMClassifier,
-    MiniLMTokenizer,
-    encoder_checksum,
-    load_encoder,
-)
+from lmkit.minilm.classifier import LABELS, MiniLMClassifier, load_encoder
+from lmkit.minilm.loader import MiniLMTokenizer, encoder_checksum
 from lmkit.recipes.minilm_sentiment import MiniLMSentimentRecipe, model_card
 from lmkit.tokenizers import load_tokenizer
 

@@ -12,7 +12,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lmkit.basics.ngram import BOS, EOS, BigramModel, NGramModel
+from lmkit.basics.ngram import BigramModel, NGramModel
+from lmkit.basics.ngram_counts import BOS, EOS
 from lmkit.errors import ConfigError, InputError
 
 CORPUS = ["我喜欢吃苹果。", "我喜欢猫。", "苹果是水果。", "猫喜欢吃鱼。"]

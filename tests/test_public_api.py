@@ -30,4 +30,4 @@ def test_import_lmkit_does_not_import_optional_dependencies():
 def test_lmkit_generate_is_the_module_and_holds_the_function():
     import lmkit.decoding.generation
 
-    assert callable(lmkit.decoding.generation.generate) and lmkit.decoding.generation.generate_text is lmkit.generate_text
+    assert callable(lmkit.decoding.generation.generate) and lmkit.decoding.text.generate_text is lmkit.generate_text

@@ -1,4 +1,4 @@
-"""lmkit.basics.rnn: the from-scratch cells and layers equal torch.nn's on the same random weights."""
+"""lmkit.basics.rnn_*: the from-scratch cells and layers equal torch.nn's on the same random weights."""
 
 from __future__ import annotations
 
@@ -9,23 +9,23 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lmkit.basics import rnn
+from lmkit.basics import rnn_cells, rnn_gradients, rnn_layers, rnn_models
 from lmkit.errors import ConfigError, InputError
 
 DTYPE = torch.float64  # double precision: any real difference shows, rounding does not
 TOL = {"rtol": 1e-10, "atol": 1e-12}
 
 CELLS = [
-    (rnn.RNNCell, nn.RNNCell, {"nonlinearity": "tanh"}),
-    (rnn.RNNCell, nn.RNNCell, {"nonlinearity": "relu"}),
-    (rnn.LSTMCell, nn.LSTMCell, {}),
-    (rnn.GRUCell, nn.GRUCell, {}),
+    (rnn_cells.RNNCell, nn.RNNCell, {"nonlinearity": "tanh"}),
+    (rnn_cells.RNNCell, nn.RNNCell, {"nonlinearity": "relu"}),
+    (rnn_cells.LSTMCell, nn.LSTMCell, {}),
+    (rnn_cells.GRUCell, nn.GRUCell, {}),
 ]
 LAYERS = [
-    (rnn.RNN, nn.RNN, {"nonlinearity": "tanh"}),
-    (rnn.RNN, nn.RNN, {"nonlinearity": "relu"}),
-    (rnn.LSTM, nn.LSTM, {}),
-    (rnn.GRU, nn.GRU, {}),
+    (rnn_layers.RNN, nn.RNN, {"nonlinearity": "tanh"}),
+    (rnn_layers.RNN, nn.RNN, {"nonlinearity": "relu"}),
+    (rnn_layers.LSTM, nn.LSTM, {}),
+    (rnn_layers.GRU, nn.GRU, {}),
 ]
 
 
@@ -107,21 +107,23 @@ def test_step_functions_match_torch_cells():
     x, h, c = torch.randn(2, 3), torch.randn(2, 5), torch.randn(2, 5)
     cell = nn.RNNCell(3, 5)
     torch.testing.assert_close(
-        rnn.rnn_step(x, h, cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh), cell(x, h)
+        rnn_cells.rnn_step(x, h, cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh),
+        cell(x, h),
     )
     cell = nn.LSTMCell(3, 5)
-    out = rnn.lstm_step(x, (h, c), cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh)
+    out = rnn_cells.lstm_step(x, (h, c), cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh)
     for a, b in zip(out, cell(x, (h, c)), strict=True):
         torch.testing.assert_close(a, b)
     cell = nn.GRUCell(3, 5)
     torch.testing.assert_close(
-        rnn.gru_step(x, h, cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh), cell(x, h)
+        rnn_cells.gru_step(x, h, cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh),
+        cell(x, h),
     )
 
 
 def test_cell_state_dict_moves_both_ways_unchanged():
     torch.manual_seed(5)
-    ours = rnn.LSTMCell(3, 4)
+    ours = rnn_cells.LSTMCell(3, 4)
     reference = nn.LSTMCell(3, 4)
     assert set(ours.state_dict()) == set(reference.state_dict())
     reference.load_state_dict(ours.state_dict())
@@ -131,7 +133,7 @@ def test_cell_state_dict_moves_both_ways_unchanged():
 
 
 def test_cell_initialisation_follows_torch_bounds():
-    cell = rnn.GRUCell(7, 16)
+    cell = rnn_cells.GRUCell(7, 16)
     for p in cell.parameters():
         assert p.abs().max() <= 1 / 16**0.5
         assert p.std() > 0.1 / 16**0.5  # not all zeros or constant
@@ -193,7 +195,7 @@ def test_lengths_match_pack_padded_sequence(ours_type, torch_type, kwargs):
 
 def test_padding_does_not_change_the_final_state():
     torch.manual_seed(8)
-    layer = rnn.LSTM(3, 4, batch_first=True)
+    layer = rnn_layers.LSTM(3, 4, batch_first=True)
     x = torch.randn(1, 4, 3)
     padded = torch.cat([x, torch.randn(1, 6, 3) * 100], dim=1)  # garbage after the real steps
     _, (h, c) = layer(x)
@@ -204,7 +206,7 @@ def test_padding_does_not_change_the_final_state():
 
 def test_state_dicts_are_interchangeable_and_to_torch_round_trips():
     torch.manual_seed(9)
-    ours = rnn.GRU(3, 5, num_layers=2, batch_first=True)
+    ours = rnn_layers.GRU(3, 5, num_layers=2, batch_first=True)
     reference = nn.GRU(3, 5, num_layers=2, batch_first=True)
     assert list(ours.state_dict()) == list(reference.state_dict())
     fast = ours.to_torch()
@@ -216,7 +218,7 @@ def test_state_dicts_are_interchangeable_and_to_torch_round_trips():
 
 def test_dropout_acts_between_layers_only_in_training():
     torch.manual_seed(10)
-    ours = rnn.LSTM(3, 8, num_layers=2, dropout=0.5)
+    ours = rnn_layers.LSTM(3, 8, num_layers=2, dropout=0.5)
     reference = nn.LSTM(3, 8, num_layers=2, dropout=0.5)
     ours.load_from_torch(reference)
     x = torch.randn(5, 2, 3)
@@ -227,19 +229,19 @@ def test_dropout_acts_between_layers_only_in_training():
 
 
 def test_layer_weights_are_torch_parameters():
-    layer = rnn.LSTM(3, 4, num_layers=2)
+    layer = rnn_layers.LSTM(3, 4, num_layers=2)
     w_ih, w_hh, b_ih, b_hh = layer.layer_weights(1)
     assert w_ih.shape == (16, 4) and w_hh.shape == (16, 4) and b_ih.shape == b_hh.shape == (16,)
     assert w_ih is layer.weight_ih_l1
-    assert rnn.RNN(3, 4, bias=False).layer_weights(0)[2] is None
+    assert rnn_layers.RNN(3, 4, bias=False).layer_weights(0)[2] is None
 
 
 # ----------------------------------------------------------------------------- gradient flow
 def test_rnn_jacobian_norms_equal_the_product_formula():
     torch.manual_seed(11)
-    cell = rnn.RNNCell(3, 4).double()
+    cell = rnn_cells.RNNCell(3, 4).double()
     x = torch.randn(6, 3, dtype=DTYPE)
-    norms = rnn.hidden_jacobian_norms(cell, x)
+    norms = rnn_gradients.hidden_jacobian_norms(cell, x)
     hs, h = [], torch.zeros(1, 4, dtype=DTYPE)
     with torch.no_grad():
         for t in range(6):
@@ -255,9 +257,9 @@ def test_rnn_jacobian_norms_equal_the_product_formula():
 
 def test_lstm_jacobian_norms_match_autograd_functional():
     torch.manual_seed(12)
-    cell = rnn.LSTMCell(2, 3).double()
+    cell = rnn_cells.LSTMCell(2, 3).double()
     x = torch.randn(5, 2, dtype=DTYPE)
-    norms = rnn.hidden_jacobian_norms(cell, x)
+    norms = rnn_gradients.hidden_jacobian_norms(cell, x)
     h = c = torch.zeros(1, 3, dtype=DTYPE)
     states = []
     for t in range(5):
@@ -280,29 +282,29 @@ def test_lstm_jacobian_norms_match_autograd_functional():
 
 def test_gradient_vs_distance_obeys_the_spectral_bound():
     for radius in (0.5, 0.9):
-        norms = rnn.gradient_vs_distance("rnn", 30, hidden_size=8, radius=radius, seed=1)
+        norms = rnn_gradients.gradient_vs_distance("rnn", 30, hidden_size=8, radius=radius, seed=1)
         bound = torch.tensor([8**0.5 * radius**k for k in range(30)], dtype=DTYPE)
         assert (norms <= bound * (1 + 1e-9)).all()
 
 
 def test_jacobian_norm_of_a_state_resting_at_zero_is_exactly_radius_power():
     # Zero input and bias keep h at 0, where tanh' = 1: every factor is W_h = 2Q itself.
-    cell = rnn.RNNCell(2, 8).double()
+    cell = rnn_cells.RNNCell(2, 8).double()
     q, _ = torch.linalg.qr(torch.randn(8, 8, dtype=DTYPE))
     with torch.no_grad():
         cell.weight_hh.copy_(2.0 * q)
         cell.bias_ih.zero_()
         cell.bias_hh.zero_()
-    norms = rnn.hidden_jacobian_norms(cell, torch.zeros(25, 2, dtype=DTYPE))
+    norms = rnn_gradients.hidden_jacobian_norms(cell, torch.zeros(25, 2, dtype=DTYPE))
     expected = torch.tensor([8**0.5 * 2.0**k for k in range(25)], dtype=DTYPE)
     torch.testing.assert_close(norms, expected, rtol=1e-10, atol=0)
 
 
 def test_forget_bias_makes_the_lstm_remember():
-    plain = rnn.gradient_vs_distance("lstm", 40, forget_bias=0.0, seed=2)
-    remembering = rnn.gradient_vs_distance("lstm", 40, forget_bias=3.0, seed=2)
+    plain = rnn_gradients.gradient_vs_distance("lstm", 40, forget_bias=0.0, seed=2)
+    remembering = rnn_gradients.gradient_vs_distance("lstm", 40, forget_bias=3.0, seed=2)
     assert remembering[30] > 100 * plain[30]
-    again = rnn.gradient_vs_distance("lstm", 40, forget_bias=0.0, seed=2)
+    again = rnn_gradients.gradient_vs_distance("lstm", 40, forget_bias=0.0, seed=2)
     torch.testing.assert_close(plain, again, rtol=0, atol=0)
 
 
@@ -310,15 +312,17 @@ def test_spectral_radius_matches_eigenvalues():
     torch.manual_seed(13)
     m = torch.randn(6, 6)
     expected = max(abs(complex(v)) for v in torch.linalg.eigvals(m.double()).tolist())
-    assert rnn.spectral_radius(m) == pytest.approx(expected)
-    assert rnn.spectral_radius(torch.diag(torch.tensor([0.5, -2.0]))) == pytest.approx(2.0)
+    assert rnn_gradients.spectral_radius(m) == pytest.approx(expected)
+    assert rnn_gradients.spectral_radius(torch.diag(torch.tensor([0.5, -2.0]))) == pytest.approx(
+        2.0
+    )
 
 
 # ----------------------------------------------------------------------------- models
 def test_recurrent_lm_loss_and_backends_agree():
     torch.manual_seed(14)
-    ours = rnn.RecurrentLM(11, 8, num_layers=2, cell="gru", embed_dim=6)
-    fast = rnn.RecurrentLM(11, 8, num_layers=2, cell="gru", embed_dim=6, backend="torch")
+    ours = rnn_models.RecurrentLM(11, 8, num_layers=2, cell="gru", embed_dim=6)
+    fast = rnn_models.RecurrentLM(11, 8, num_layers=2, cell="gru", embed_dim=6, backend="torch")
     fast.load_state_dict(ours.state_dict())
     idx, targets = torch.randint(0, 11, (3, 7)), torch.randint(0, 11, (3, 7))
     logits, loss = ours(idx, targets)
@@ -331,7 +335,7 @@ def test_recurrent_lm_loss_and_backends_agree():
 
 def test_recurrent_lm_greedy_generation_equals_rerunning_the_prefix():
     torch.manual_seed(15)
-    model = rnn.RecurrentLM(9, 12, cell="lstm")
+    model = rnn_models.RecurrentLM(9, 12, cell="lstm")
     new = model.generate([1, 2, 3], 6, temperature=0)
     ids = [1, 2, 3]
     for _ in range(6):  # without a carried state: the whole prefix again each time
@@ -343,7 +347,7 @@ def test_recurrent_lm_greedy_generation_equals_rerunning_the_prefix():
 
 def test_recurrent_lm_learns_a_repeating_pattern():
     torch.manual_seed(16)
-    model = rnn.RecurrentLM(4, 16, cell="lstm")
+    model = rnn_models.RecurrentLM(4, 16, cell="lstm")
     data = torch.tensor([[0, 1, 2, 3] * 6])
     optimizer = torch.optim.Adam(model.parameters(), lr=0.05)
     for _ in range(60):
@@ -358,14 +362,16 @@ def test_recurrent_lm_learns_a_repeating_pattern():
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 def test_classifier_has_one_output_per_class_and_ignores_padding(cell):
     torch.manual_seed(17)
-    model = rnn.SequenceClassifier(20, 3, embed_dim=5, hidden_size=6, cell=cell).eval()
+    model = rnn_models.SequenceClassifier(20, 3, embed_dim=5, hidden_size=6, cell=cell).eval()
     assert model.head.out_features == 3
     ids = torch.randint(1, 20, (2, 4))
     padded = torch.cat([ids, torch.zeros(2, 3, dtype=torch.long)], dim=1)
     logits = model(ids)
     assert logits.shape == (2, 3)
     torch.testing.assert_close(model(padded, torch.tensor([4, 4])), logits)
-    fast = rnn.SequenceClassifier(20, 3, embed_dim=5, hidden_size=6, cell=cell, backend="torch")
+    fast = rnn_models.SequenceClassifier(
+        20, 3, embed_dim=5, hidden_size=6, cell=cell, backend="torch"
+    )
     fast.load_state_dict(model.state_dict())
     lengths = torch.tensor([4, 2])
     torch.testing.assert_close(
@@ -376,42 +382,42 @@ def test_classifier_has_one_output_per_class_and_ignores_padding(cell):
 # ----------------------------------------------------------------------------- bad input
 def test_bad_configuration_is_rejected():
     with pytest.raises(ConfigError, match="hidden_size"):
-        rnn.LSTMCell(3, 0)
+        rnn_cells.LSTMCell(3, 0)
     with pytest.raises(ConfigError, match="nonlinearity"):
-        rnn.RNN(3, 4, nonlinearity="sigmoid")
+        rnn_layers.RNN(3, 4, nonlinearity="sigmoid")
     with pytest.raises(ConfigError, match="dropout"):
-        rnn.GRU(3, 4, dropout=1.0)
+        rnn_layers.GRU(3, 4, dropout=1.0)
     with pytest.raises(ConfigError, match="num_layers"):
-        rnn.LSTM(3, 4, num_layers=0)
+        rnn_layers.LSTM(3, 4, num_layers=0)
     with pytest.raises(ConfigError, match="cell must be one of"):
-        rnn.RecurrentLM(5, cell="transformer")
+        rnn_models.RecurrentLM(5, cell="transformer")
     with pytest.raises(ConfigError, match="backend"):
-        rnn.SequenceClassifier(5, backend="jax")
+        rnn_models.SequenceClassifier(5, backend="jax")
     with pytest.raises(ConfigError, match="at least 2 classes"):
-        rnn.SequenceClassifier(5, 1)
+        rnn_models.SequenceClassifier(5, 1)
     with pytest.raises(ConfigError, match="kind must be"):
-        rnn.gradient_vs_distance("transformer")
+        rnn_gradients.gradient_vs_distance("transformer")
     with pytest.raises(ConfigError, match="radius"):
-        rnn.gradient_vs_distance("lstm", radius=0.5)
+        rnn_gradients.gradient_vs_distance("lstm", radius=0.5)
     with pytest.raises(ConfigError, match="forget_bias"):
-        rnn.gradient_vs_distance("gru", forget_bias=1.0)
+        rnn_gradients.gradient_vs_distance("gru", forget_bias=1.0)
 
 
 def test_load_from_torch_rejects_mismatches():
     with pytest.raises(ConfigError, match=r"expects a torch\.nn\.LSTMCell"):
-        rnn.LSTMCell(3, 4).load_from_torch(nn.GRUCell(3, 4))
+        rnn_cells.LSTMCell(3, 4).load_from_torch(nn.GRUCell(3, 4))
     with pytest.raises(ConfigError, match="hidden_size: ours 4, theirs 5"):
-        rnn.GRU(3, 4).load_from_torch(nn.GRU(3, 5))
+        rnn_layers.GRU(3, 4).load_from_torch(nn.GRU(3, 5))
     with pytest.raises(ConfigError, match="num_layers"):
-        rnn.LSTM(3, 4).load_from_torch(nn.LSTM(3, 4, num_layers=2))
+        rnn_layers.LSTM(3, 4).load_from_torch(nn.LSTM(3, 4, num_layers=2))
     with pytest.raises(ConfigError, match="nonlinearity"):
-        rnn.RNNCell(3, 4).load_from_torch(nn.RNNCell(3, 4, nonlinearity="relu"))
+        rnn_cells.RNNCell(3, 4).load_from_torch(nn.RNNCell(3, 4, nonlinearity="relu"))
     with pytest.raises(ConfigError, match="Bidirectional"):
-        rnn.LSTM(3, 4).load_from_torch(nn.LSTM(3, 4, bidirectional=True))
+        rnn_layers.LSTM(3, 4).load_from_torch(nn.LSTM(3, 4, bidirectional=True))
 
 
 def test_bad_inputs_are_rejected():
-    cell, layer = rnn.LSTMCell(3, 4), rnn.GRU(3, 4)
+    cell, layer = rnn_cells.LSTMCell(3, 4), rnn_layers.GRU(3, 4)
     with pytest.raises(InputError, match=r"shape \(batch, 3\)"):
         cell(torch.randn(2, 5))
     with pytest.raises(InputError, match="floating-point"):
@@ -421,7 +427,7 @@ def test_bad_inputs_are_rejected():
     with pytest.raises(InputError, match=r"pair \(h, c\)"):
         cell(torch.randn(3), torch.zeros(2, 4))  # one tensor is not a pair, even with 2 rows
     with pytest.raises(InputError, match=r"pair \(h_0, c_0\)"):
-        rnn.LSTM(3, 4)(torch.randn(5, 3), torch.zeros(2, 1, 4))
+        rnn_layers.LSTM(3, 4)(torch.randn(5, 3), torch.zeros(2, 1, 4))
     with pytest.raises(InputError, match=r"shape \(2, 4\)"):
         cell(torch.randn(2, 3), (torch.zeros(3, 4), torch.zeros(3, 4)))
     with pytest.raises(InputError, match="seq_len"):
@@ -435,15 +441,15 @@ def test_bad_inputs_are_rejected():
     with pytest.raises(InputError, match="no time steps"):
         layer(torch.randn(0, 2, 3))
     with pytest.raises(InputError, match="square"):
-        rnn.spectral_radius(torch.ones(2, 3))
+        rnn_gradients.spectral_radius(torch.ones(2, 3))
     with pytest.raises(InputError, match="lmkit RNNCell"):
-        rnn.hidden_jacobian_norms(nn.RNNCell(2, 3), torch.randn(4, 2))
+        rnn_gradients.hidden_jacobian_norms(nn.RNNCell(2, 3), torch.randn(4, 2))
     with pytest.raises(InputError, match=r"\(seq_len >= 1, 2\)"):
-        rnn.hidden_jacobian_norms(rnn.RNNCell(2, 3), torch.randn(4, 3))
+        rnn_gradients.hidden_jacobian_norms(rnn_cells.RNNCell(2, 3), torch.randn(4, 3))
 
 
 def test_bad_model_inputs_are_rejected():
-    lm = rnn.RecurrentLM(5, 4)
+    lm = rnn_models.RecurrentLM(5, 4)
     with pytest.raises(InputError, match=r"in \[0, 5\)"):
         lm(torch.tensor([[1, 7]]))
     with pytest.raises(InputError, match="LongTensor"):
@@ -454,7 +460,7 @@ def test_bad_model_inputs_are_rejected():
         lm.generate([], 3)
     with pytest.raises(ConfigError, match="max_new_tokens"):
         lm.generate([1], -1)
-    clf = rnn.SequenceClassifier(5)
+    clf = rnn_models.SequenceClassifier(5)
     with pytest.raises(InputError, match="lengths"):
         clf(torch.tensor([[1, 2]]), torch.tensor([3]))
     assert F.softmax(clf(torch.tensor([[1, 2]])), -1).sum().item() == pytest.approx(1.0)

@@ -11,28 +11,25 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from lmkit.basics.word_vectors import (
+from lmkit.basics.glove import (
     GloVe,
-    SkipGram,
-    Vocabulary,
-    WordVectors,
-    build_vocab,
     cooccurrence_matrix,
-    cosine_matrix,
-    cosine_similarity,
     glove_gradients,
     glove_loss,
     glove_weight,
+    train_glove,
+)
+from lmkit.basics.vocabulary import Vocabulary, build_vocab, tokenize_sentences
+from lmkit.basics.word2vec import (
+    SkipGram,
     noise_distribution,
-    pca,
     sgns_gradients,
     sgns_loss,
     skipgram_pairs,
     subsample,
-    tokenize_sentences,
-    train_glove,
     train_skipgram,
 )
+from lmkit.basics.word_vectors import WordVectors, cosine_matrix, cosine_similarity, pca
 from lmkit.errors import ConfigError, InputError
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import common
 import streamlit as st
 
+from lmkit.hub import model_info
 from lmkit.tasks.attention_maps import (
-    MINILM,
     AttentionMaps,
     GenerationAttention,
     attention_maps,
@@ -20,36 +20,30 @@ from lmkit.viz import attention_grid, attention_heatmap
 from lmkit.viz.attention_flow import generation_attention_heatmap
 from lmkit.viz.tokens import plotly_text
 
+# The kinds whose models have attention maps to show, in menu order, and how the menu names them.
+KINDS_SHOWN = ("causal-lm", "masked-lm", "encoder")
+KIND_LABELS = {
+    "causal-lm": "GPT, reads left to right",
+    "masked-lm": "BERT-style",
+    "encoder": "pretrained encoder",
+    "classifier": "classifier",
+}
 DEFAULT_TEXT = "Anna cooked a cake for Jack. He said thank you to Anna."
 SHOWN_TOKENS = (8, 128, 48)  # slider: min, max, default tokens drawn
 MEAN = "mean of all heads"
 GENERATION_KEY = "attention_generation_result"
 
 
-@st.cache_resource(show_spinner="Loading MiniLM with its attention weights (once per server)…")
-def _minilm_ready() -> bool:
-    from lmkit.minilm.attention import load_minilm_eager
-
-    load_minilm_eager("cpu")
-    return True
-
-
 def _models() -> list[str]:
-    return common.model_names("causal-lm") + common.model_names("masked-lm") + [MINILM]
+    return [name for kind in KINDS_SHOWN for name in common.model_names(kind)]
 
 
 def _describe(name: str) -> str:
-    if name == MINILM:
-        return f"{name} (pretrained English encoder)"
-    kind = "GPT, reads left to right" if name in common.model_names("causal-lm") else "BERT-style"
-    return f"{name} ({kind})"
+    return f"{name} ({KIND_LABELS[model_info(name).kind]})"
 
 
 @st.cache_data(max_entries=16, ttl=900, show_spinner=False)  # MiniLM maps: up to ~5 MB each
 def _maps(model_name: str, text: str, max_tokens: int) -> AttentionMaps:
-    if model_name == MINILM:
-        _minilm_ready()
-        return attention_maps(MINILM, text, max_tokens=max_tokens)
     return attention_maps(common.load_builtin(model_name), text, max_tokens=max_tokens)
 
 
@@ -147,11 +141,7 @@ st.write(
 )
 models = _models()
 model_name = st.selectbox("Model", models, format_func=_describe, key="attention_model")
-if model_name == MINILM:
-    st.caption(
-        "MiniLM is an uncased English model: most Chinese characters become [UNK]. "
-        "Try tiny-gpt or tiny-bert for Chinese."
-    )
+st.caption(model_info(model_name).description)
 raw = st.text_area("Text", value=DEFAULT_TEXT, key="attention_text", help=common.CHAR_LIMIT_HINT)
 max_tokens = st.slider(
     "Tokens to show at most",
@@ -178,7 +168,7 @@ else:
             + ("causal (GPT)" if maps.causal else "bidirectional (encoder)")
         )
         tab_names = ["One head", "All heads of a layer"]
-        is_gpt = model_name in common.model_names("causal-lm")
+        is_gpt = model_info(model_name).kind == "causal-lm"
         if is_gpt:
             tab_names.append("While generating")
         tabs = st.tabs(tab_names)

@@ -142,20 +142,19 @@ def _prompt_ids(loaded: Any, settings: dict[str, Any]) -> tuple[list[int], str] 
     cleaned = common.clean_text(settings["prompt"])
     common.show_notes(cleaned)
     tokenizer, block = loaded.tokenizer, loaded.model.config.block_size
-    start = [tokenizer.eos_id] if tokenizer.eos_id is not None else []
     if cleaned.empty:
-        if not start:
+        if tokenizer.eos_id is None:
             st.warning("Type a prompt first: this model has no start-of-text token.")
             return None
         st.info("The prompt is empty, so the model starts a new story from <|endoftext|>.")
-        return start, ""
-    ids = start + tokenizer.encode(cleaned.text)
+        return loaded.prompt_ids(""), ""
+    ids = loaded.prompt_ids(cleaned.text)
     if len(ids) > block:
         st.info(
             f"The prompt has {len(ids):,} tokens but the model reads at most {block}; "
             f"only its last {block} tokens are used."
         )
-        ids = ids[-block:]
+        ids = loaded.prompt_ids(cleaned.text, room=block)
     return ids, cleaned.text
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -29,7 +28,6 @@ from lmkit.errors import ConfigError, InputError
 
 __all__ = [
     "AVERAGES",
-    "ClassifierOutput",
     "accuracy",
     "classification_report",
     "confusion_matrix",
@@ -43,19 +41,6 @@ __all__ = [
 
 AVERAGES = ("binary", "macro", "micro", "weighted", None)
 Collate = Callable[[Sequence[Any]], tuple[Any, Any]]
-
-
-@dataclass
-class ClassifierOutput:
-    """What every lmkit text classifier returns (the interface the app and saliency rely on).
-
-    ``logits`` (B, n_labels); ``loss`` the cross-entropy when labels were given; ``attentions``
-    one (B, H, T, T) tensor per layer when ``return_attention=True`` was asked for.
-    """
-
-    logits: torch.Tensor
-    loss: torch.Tensor | None = None
-    attentions: list[torch.Tensor] | None = None
 
 
 # ----------------------------------------------------------------------------- metrics

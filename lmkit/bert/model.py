@@ -24,11 +24,10 @@ import torch.nn.functional as F
 from torch import nn
 
 import lmkit.tokenizers.bert_bpe  # noqa: F401  (registers the "bert_byte_bpe" tokenizer type)
-from lmkit.basics.classify import ClassifierOutput
 from lmkit.bert.inputs import check_inputs
 from lmkit.errors import ConfigError, InputError
 from lmkit.nn.attention import scaled_dot_product_attention
-from lmkit.training.checkpoint import register_model
+from lmkit.nn.outputs import ClassifierOutput
 
 IGNORE_INDEX = -100  # label value that does not count in a loss (unmasked tokens, padding)
 
@@ -390,19 +389,6 @@ class BertForSequenceClassification(_EncoderWithHead):
         logits = self.classifier(self.drop(out.pooled))
         loss = None if labels is None else F.cross_entropy(logits.float(), labels)
         return ClassifierOutput(logits, loss, out.attentions)
-
-
-register_model("bert", BertEncoder, BertConfig)
-register_model("bert-mlm", BertForMaskedLM, BertConfig)
-register_model("bert-classifier", BertForSequenceClassification, BertConfig)
-
-
-def load_folder(folder: Any, device: torch.device) -> tuple[nn.Module, Any]:
-    """Loader for :data:`lmkit.hub.BUILTIN_MODELS`: importing this module registers the BERT
-    model types and the BERT tokenizer before the standard folder loader runs."""
-    from lmkit.hub import _load_folder
-
-    return _load_folder(folder, device)
 
 
 __all__ = [

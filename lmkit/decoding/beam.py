@@ -30,17 +30,17 @@ from typing import Any
 
 import torch
 
-from lmkit.decoding.generation import (
+from lmkit.decoding.checks import (
     MAX_NEW_TOKENS,
-    _as_batch,
-    _check_int,
-    _check_model,
-    _ContextWindow,
-    _eval_mode,
-    _model_device,
-    _warn_if_cropped,
+    as_batch,
+    check_model,
+    eval_mode,
+    model_device,
+    warn_if_cropped,
 )
+from lmkit.decoding.window import ContextWindow
 from lmkit.errors import ConfigError, InputError
+from lmkit.validators import check_int
 
 
 @dataclass(frozen=True)
@@ -93,13 +93,13 @@ class _Hypothesis:
 def _check_beam_args(
     num_beams: object, max_new_tokens: object, length_penalty: object, eos_id: object, vocab: int
 ) -> None:
-    _check_int("num_beams", num_beams, 1, 256, " Try 4 or 5.")
-    _check_int("max_new_tokens", max_new_tokens, 1, MAX_NEW_TOKENS)
+    check_int("num_beams", num_beams, 1, 256, " Try 4 or 5.")
+    check_int("max_new_tokens", max_new_tokens, 1, MAX_NEW_TOKENS)
     lp = length_penalty
     if not isinstance(lp, (int, float)) or isinstance(lp, bool) or not math.isfinite(lp):
         raise ConfigError(f"length_penalty must be a finite number, got {lp!r}.")
     if eos_id is not None:
-        _check_int("eos_id", eos_id, 0, vocab - 1, " Use None for no end-of-sequence token.")
+        check_int("eos_id", eos_id, 0, vocab - 1, " Use None for no end-of-sequence token.")
 
 
 def beam_search(
@@ -117,19 +117,19 @@ def beam_search(
     See the module docstring for the scoring rules. Runs in inference mode with dropout off;
     the model's train/eval mode is restored. Introduced in chapter 10.
     """
-    block, vocab = _check_model(model)
+    block, vocab = check_model(model)
     _check_beam_args(num_beams, max_new_tokens, length_penalty, eos_id, vocab)
     if not isinstance(use_cache, bool):
         raise ConfigError(f"use_cache must be True or False, got {use_cache!r}.")
-    prompt = _as_batch(idx, vocab, None)
+    prompt = as_batch(idx, vocab, None)
     if prompt.shape[0] != 1:
         raise InputError(
             f"beam_search takes one prompt (batch size 1), got {prompt.shape[0]} rows; "
             "call it once per prompt."
         )
-    _warn_if_cropped(prompt.shape[1], block)
-    device = _model_device(model)
-    with _eval_mode(model), torch.inference_mode():
+    warn_if_cropped(prompt.shape[1], block)
+    device = model_device(model)
+    with eval_mode(model), torch.inference_mode():
         result = _search(
             model, prompt.to(device), num_beams, max_new_tokens, length_penalty, eos_id, use_cache
         )
@@ -151,7 +151,7 @@ def _search(
     # and the cache rows follow through reorder.
     seq = prompt  # (beams, T + step)
     running = torch.zeros(1, device=prompt.device)  # (beams,) total log-prob of each beam
-    window = _ContextWindow(model, 1, prompt.device, use_cache)
+    window = ContextWindow(model, 1, prompt.device, use_cache)
     logits = window.prefill(seq)  # (beams, V)
     tree = [BeamNode(0, None, 0, int(prompt[0, -1]), 0.0, 0.0, True, False)]
     beam_nodes: list[int | None] = [0]

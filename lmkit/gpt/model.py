@@ -1,12 +1,11 @@
-"""A GPT-2 style decoder-only transformer, in reading order: config, MLP, Block, GPT.
+"""A GPT-2 style decoder-only transformer, in reading order: config, output, GPT.
 
-Introduced in chapter 7. The attention layer lives in :mod:`lmkit.nn.attention` and the
-position encodings in :mod:`lmkit.nn.positional`; this module wires them together:
+Introduced in chapter 7. The layers come from elsewhere and this module wires them together:
+``MLP`` and ``Block`` from :mod:`lmkit.gpt.blocks`, the attention layer from
+:mod:`lmkit.nn.attention`, the position encodings from :mod:`lmkit.nn.positional`, and the input
+checks from :mod:`lmkit.gpt.inputs`:
 
     token ids -> token embedding (+ position) -> n_layer x Block -> final LayerNorm -> logits
-
-Each Block is pre-LN: ``x + attn(ln_1(x))`` then ``x + mlp(ln_2(x))``, so the residual
-stream is never normalised and gradients flow straight through deep stacks.
 """
 
 from __future__ import annotations
@@ -21,8 +20,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from lmkit.errors import CheckpointError, ConfigError, InputError
-from lmkit.nn.attention import CausalSelfAttention
+from lmkit.errors import CheckpointError, ConfigError
+from lmkit.gpt.blocks import Block
+from lmkit.gpt.inputs import IGNORE_INDEX, check_inputs
 from lmkit.nn.kv_cache import KVCache
 from lmkit.nn.linear import Linear
 from lmkit.nn.positional import (
@@ -32,7 +32,6 @@ from lmkit.nn.positional import (
 )
 
 POS_ENCODINGS = ("learned", "sinusoidal", "rotary")
-IGNORE_INDEX = -100  # targets with this value do not count in the loss (padding, prompts)
 
 
 @dataclass
@@ -155,60 +154,6 @@ class GPTOutput:
     attentions: tuple[torch.Tensor, ...] | None = None
 
 
-class MLP(nn.Module):
-    """Position-wise feed-forward net: C -> 4C, GELU, 4C -> C. Introduced in chapter 7."""
-
-    def __init__(self, config: GPTConfig) -> None:
-        super().__init__()
-        self.c_fc = Linear(config.n_embd, 4 * config.n_embd, bias=config.bias)
-        self.c_proj = Linear(4 * config.n_embd, config.n_embd, bias=config.bias)
-        self.dropout = nn.Dropout(config.dropout)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, T, C) -> (B, T, C)."""
-        # GPT-2 used the tanh approximation of GELU ("gelu_new" in transformers); keep it so
-        # pretrained weights give the same logits.
-        return self.dropout(self.c_proj(F.gelu(self.c_fc(x), approximate="tanh")))
-
-
-class Block(nn.Module):
-    """One transformer layer: pre-LN attention then pre-LN MLP, each added to the residual.
-
-    Introduced in chapter 7.
-    """
-
-    def __init__(self, config: GPTConfig) -> None:
-        super().__init__()
-        self.ln_1 = nn.LayerNorm(config.n_embd, eps=config.layer_norm_eps, bias=config.bias)
-        self.attn = CausalSelfAttention(
-            config.n_embd, config.n_head, bias=config.bias, dropout=config.dropout
-        )
-        self.ln_2 = nn.LayerNorm(config.n_embd, eps=config.layer_norm_eps, bias=config.bias)
-        self.mlp = MLP(config)
-
-    def forward(
-        self,
-        x: torch.Tensor,
-        rotary: RotaryEmbedding | None = None,
-        offset: int = 0,
-        kv_cache: KVCache | None = None,
-        layer: int = 0,
-        return_weights: bool = False,
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """(B, T, C) -> ((B, T, C), attention weights or None)."""
-        attended, weights = self.attn(
-            self.ln_1(x),
-            rotary=rotary,
-            offset=offset,
-            kv_cache=kv_cache,
-            layer=layer,
-            return_weights=return_weights,
-        )
-        x = x + attended
-        x = x + self.mlp(self.ln_2(x))
-        return x, weights
-
-
 class GPT(nn.Module):
     """A decoder-only language model: predicts the next token at every position.
 
@@ -313,101 +258,6 @@ class GPT(nn.Module):
             dtype=self.dtype if dtype is None else dtype,
         )
 
-    # ----------------------------------------------------------------------------- checks
-    def _check_inputs(
-        self, idx: object, targets: object, kv_cache: object
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        vocab, block = self.config.vocab_size, self.config.block_size
-        if not isinstance(idx, torch.Tensor):
-            raise InputError(
-                f"idx must be a LongTensor of token ids (B, T), got {type(idx).__name__}."
-            )
-        if idx.dim() != 2:
-            hint = " Add a batch dimension with idx.unsqueeze(0)." if idx.dim() == 1 else ""
-            raise InputError(f"idx must be 2-D (batch, time), got shape {tuple(idx.shape)}.{hint}")
-        if idx.dtype == torch.bool or idx.is_floating_point() or idx.is_complex():
-            raise InputError(
-                f"idx must hold integer token ids (torch.long), got dtype {idx.dtype}. "
-                f"Use idx.long() if the values are ids."
-            )
-        b, t = idx.shape
-        if b == 0 or t == 0:
-            raise InputError(f"idx must hold at least one token per row, got shape {(b, t)}.")
-        if t > block:
-            raise InputError(
-                f"Sequence length {t} is longer than block_size={block}. Crop the context to the "
-                f"last {block} tokens, e.g. idx[:, -{block}:]."
-            )
-        if idx.device.type != self.device.type:
-            raise InputError(
-                f"idx is on {idx.device} but the model is on {self.device}; move it with "
-                f"idx.to(model.device)."
-            )
-        # Reading the range back is a device sync and a graph break, so compiled code skips it
-        # (an out-of-range id then fails inside the embedding lookup instead).
-        if not torch.compiler.is_compiling():
-            lo, hi = torch.stack(torch.aminmax(idx)).tolist()  # one device sync for both
-            if lo < 0 or hi >= vocab:
-                raise InputError(
-                    f"Token ids must be in [0, {vocab}) (vocab_size), got values in [{lo}, {hi}]. "
-                    f"Check that the tokenizer matches the model."
-                )
-        if idx.dtype != torch.long:
-            idx = idx.long()
-        if kv_cache is not None:
-            if not isinstance(kv_cache, KVCache):
-                raise InputError(f"kv_cache must be a KVCache, got {type(kv_cache).__name__}.")
-            if torch.is_grad_enabled() and self.wte.weight.requires_grad:
-                # Autograd would chain every step's graph through the cache buffers: memory
-                # grows each step and backward fails once a slot is overwritten.
-                raise InputError(
-                    "A KV cache is for inference only: call the model under torch.no_grad() or "
-                    "torch.inference_mode() (lmkit's generate functions do this for you)."
-                )
-            c = self.config
-            if (kv_cache.n_layer, kv_cache.n_head, kv_cache.head_dim) != (
-                c.n_layer,
-                c.n_head,
-                c.head_dim,
-            ):
-                raise ConfigError(
-                    f"This KV cache was made for another model (n_layer={kv_cache.n_layer}, "
-                    f"n_head={kv_cache.n_head}, head_dim={kv_cache.head_dim}); use "
-                    f"model.new_kv_cache(batch_size)."
-                )
-            if kv_cache.batch_size != b:
-                raise InputError(
-                    f"idx has batch size {b} but the KV cache holds {kv_cache.batch_size} rows. "
-                    f"Make the cache with model.new_kv_cache({b}) or reorder it."
-                )
-            if kv_cache.max_len > block:
-                raise ConfigError(
-                    f"KV cache max_len={kv_cache.max_len} exceeds block_size={block}."
-                )
-            kv_cache.check_room(t)
-        if targets is not None:
-            targets = self._check_targets(targets, idx)
-        return idx, targets
-
-    def _check_targets(self, targets: object, idx: torch.Tensor) -> torch.Tensor:
-        if not isinstance(targets, torch.Tensor):
-            raise InputError(f"targets must be a LongTensor, got {type(targets).__name__}.")
-        if targets.shape != idx.shape:
-            raise InputError(
-                f"targets must have the same shape as idx {tuple(idx.shape)}, got "
-                f"{tuple(targets.shape)}. targets[b, t] is the token that follows idx[b, t]."
-            )
-        if targets.dtype == torch.bool or targets.is_floating_point() or targets.is_complex():
-            raise InputError(f"targets must hold integer token ids, got dtype {targets.dtype}.")
-        vocab = self.config.vocab_size
-        bad = (targets != IGNORE_INDEX) & ((targets < 0) | (targets >= vocab))
-        if bool(bad.any()):
-            raise InputError(
-                f"targets must be token ids in [0, {vocab}) or {IGNORE_INDEX} (ignored), got "
-                f"{targets[bad][:5].tolist()} among others."
-            )
-        return targets.long()
-
     # ----------------------------------------------------------------------------- forward
     def forward(
         self,
@@ -424,7 +274,14 @@ class GPT(nn.Module):
         covers everything stored. The loss averages cross-entropy over all positions whose
         target is not -100.
         """
-        idx, targets = self._check_inputs(idx, targets, kv_cache)
+        idx, targets = check_inputs(
+            self.config,
+            self.device,
+            idx,
+            targets,
+            kv_cache,
+            trainable=self.wte.weight.requires_grad,
+        )
         b, t = idx.shape
         offset = 0 if kv_cache is None else kv_cache.length
 
@@ -512,4 +369,4 @@ def _preview(names: list[str], limit: int = 6) -> str:
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
-__all__ = ["GPT", "MLP", "Block", "GPTConfig", "GPTOutput"]
+__all__ = ["GPT", "GPTConfig", "GPTOutput"]

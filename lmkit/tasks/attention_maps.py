@@ -6,7 +6,8 @@ function, :func:`attention_maps`, serves three kinds of model:
 - our **GPT** (``"tiny-gpt"``, kind ``causal-lm``): causal, so every map is lower-triangular;
 - our **BERT**-style encoders (``"tiny-bert"``, kind ``masked-lm``, and classifiers): they
   attend in both directions, so the maps are full;
-- the pretrained **MiniLM** encoder (:data:`MINILM`), through :mod:`lmkit.minilm.attention`.
+- the pretrained **MiniLM** encoder (``"all-minilm-l6-v2"``, kind ``encoder``), a built-in like
+  the others (:mod:`lmkit.minilm.encoder`).
 
 All come back as one :class:`AttentionMaps`: the tokens and a ``(layers, heads, T, T)`` tensor.
 A text longer than the model's context (or the caller's ``max_tokens``) is cut, and ``notes``
@@ -27,9 +28,9 @@ import torch
 
 from lmkit.errors import ConfigError, InputError
 from lmkit.tasks.text_classify import model_max_length
+from lmkit.validators import check_int
 
 __all__ = [
-    "MINILM",
     "AttentionMaps",
     "GenerationAttention",
     "attention_maps",
@@ -37,21 +38,8 @@ __all__ = [
     "max_tokens_of",
 ]
 
-MINILM = "all-MiniLM-L6-v2"
-"""The name :func:`attention_maps` takes for the pretrained MiniLM encoder."""
-MINILM_MAX_TOKENS = 512
-
-
-def _check_count(name: str, value: object, lo: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < lo:
-        raise ConfigError(f"{name} must be an integer >= {lo}, got {value!r}.")
-    return value
-
-
 def _check_index(name: str, value: object, size: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < size:
-        raise InputError(f"{name} must be an integer in 0..{size - 1}, got {value!r}.")
-    return value
+    return check_int(name, value, 0, size - 1, error=InputError)
 
 
 @dataclass(frozen=True)
@@ -92,9 +80,7 @@ class AttentionMaps:
 
 
 def max_tokens_of(loaded: Any) -> int:
-    """The longest input (in tokens) a loaded lmkit model accepts; :data:`MINILM` gives 512."""
-    if loaded == MINILM:
-        return MINILM_MAX_TOKENS
+    """The longest input (in tokens) a loaded lmkit model accepts."""
     limit = model_max_length(getattr(loaded, "model", None))
     if limit is None:
         raise ConfigError(
@@ -115,7 +101,7 @@ def _check_text(text: object) -> str:
 def _limit(max_tokens: int | None, model_max: int) -> int:
     if max_tokens is None:
         return model_max
-    return min(_check_count("max_tokens", max_tokens, 3), model_max)
+    return min(check_int("max_tokens", max_tokens, 3), model_max)
 
 
 def _truncation_note(full: int, kept: int, model_max: int, limit: int) -> str:
@@ -135,25 +121,6 @@ def _unk_note(tokens: tuple[str, ...], model_name: str) -> tuple[str, ...]:
         f"{model_name} is an English model: {unknown} of {len(tokens)} tokens are [UNK] "
         "(characters missing from its vocabulary, e.g. most Chinese characters), so their "
         "maps say little. Our own models (tiny-gpt, tiny-bert) read Chinese.",
-    )
-
-
-def _minilm_maps(text: str, limit: int) -> AttentionMaps:
-    from lmkit.minilm.attention import minilm_attention
-
-    result = minilm_attention(text, max_length=limit, device="cpu")
-    notes: tuple[str, ...] = ()
-    if result.truncated:
-        notes = (f"The text is longer than {limit} tokens; only the first {limit} are used.",)
-    return AttentionMaps(
-        MINILM,
-        result.tokens,
-        result.input_ids,
-        result.attentions,
-        causal=False,
-        truncated=result.truncated,
-        max_tokens=limit,
-        notes=notes + _unk_note(result.tokens, MINILM),
     )
 
 
@@ -188,16 +155,14 @@ def _run(model: Any, ids: list[int]) -> torch.Tensor:
 def attention_maps(model: Any, text: str, *, max_tokens: int | None = None) -> AttentionMaps:
     """Tokens and every layer's per-head attention maps of ``model`` on ``text``.
 
-    ``model`` is a :class:`lmkit.hub.LoadedModel` (``lmkit.load("tiny-gpt")``, a masked-lm or a
-    classifier) or the string :data:`MINILM`. ``max_tokens`` (>= 3) caps the number of tokens
+    ``model`` is a :class:`lmkit.hub.LoadedModel` (``lmkit.load("tiny-gpt")``, a masked-lm, a
+    classifier or an encoder such as ``"all-minilm-l6-v2"``). ``max_tokens`` (>= 3) caps the number of tokens
     below the model's own limit (:func:`max_tokens_of`); longer texts are cut, with a note.
     Introduced in chapter 6.
     """
     text = _check_text(text)
     model_max = max_tokens_of(model)
     limit = _limit(max_tokens, model_max)
-    if model == MINILM:
-        return _minilm_maps(text, limit)
     tokenizer, kind = model.tokenizer, model.kind
     ids = list(tokenizer.encode(text))
     if not ids:
@@ -274,20 +239,21 @@ def generation_attention(
             "generate text. Pick tiny-gpt."
         )
     prompt = _check_text(prompt)
-    max_new_tokens = _check_count("max_new_tokens", max_new_tokens, 1)
+    max_new_tokens = check_int("max_new_tokens", max_new_tokens, 1)
     block = max_tokens_of(loaded)
     if max_new_tokens >= block:
         raise ConfigError(f"max_new_tokens must be below the context length {block}.")
     tokenizer = loaded.tokenizer
-    ids = list(tokenizer.encode(prompt))
+    ids = loaded.prompt_ids(prompt)  # the same conditioning as the Generate page
     room = block - max_new_tokens
     notes: tuple[str, ...] = ()
+    kept = ids
     if len(ids) > room:
+        kept = loaded.prompt_ids(prompt, room=room)
         notes = (
             f"The prompt has {len(ids)} tokens; only its last {room} are used so that "
             f"{max_new_tokens} new tokens fit the model's {block}-token context.",
         )
-    kept = ids[-room:]
     sequence = generate(
         loaded.model,
         kept,

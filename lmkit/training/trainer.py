@@ -44,6 +44,7 @@ from lmkit.device import autocast, autocast_dtype, pick_device, seed_everything
 from lmkit.errors import CheckpointError, ConfigError, InputError, LmkitError
 from lmkit.training import checkpoint as ckpt
 from lmkit.training.batching import LMBatches
+from lmkit.training.run_state import capture_rng_state, check_optimizer_state, restore_rng_state
 from lmkit.training.schedule import constant, warmup_cosine
 
 __all__ = ["TrainConfig", "Trainer"]
@@ -550,7 +551,7 @@ class Trainer:
                 "history": self.history,
                 "train_config": self.config.to_dict(),
                 "world_size": self.world_size,
-                "rng": ckpt.capture_rng_state(),
+                "rng": capture_rng_state(),
                 "data": {
                     k: getattr(self.train_data, k, None)
                     for k in ("num_tokens", "block_size", "batch_size", "seed")
@@ -588,14 +589,14 @@ class Trainer:
                     "config, e.g. GPTConfig.from_dict(state['model_config'])."
                 )
         ckpt.check_weights(self.model, checkpoint.weights_file)
-        ckpt.check_optimizer_state(self.optimizer, checkpoint.optimizer_state)
+        check_optimizer_state(self.optimizer, checkpoint.optimizer_state)
         ckpt.load_weights(self.model, checkpoint.weights_file)
         self.optimizer.load_state_dict(checkpoint.optimizer_state)
         self.step = int(state["step"])
         self.history = list(state.get("history", []))
         self._elapsed_before = float(state.get("elapsed", 0.0))
         if "rng" in state:
-            ckpt.restore_rng_state(state["rng"])
+            restore_rng_state(state["rng"])
         tensors = checkpoint.rng_tensors
         if f"rank{self.rank}.torch_cpu" in tensors and state.get("world_size") == self.world_size:
             torch.set_rng_state(tensors[f"rank{self.rank}.torch_cpu"])

@@ -39,9 +39,9 @@ def gradient_decay(
     """One line per named series of ``‖∂h_T/∂h_{T-k}‖`` against the distance k = 0, 1, 2, …
 
     ``series`` maps a legend name to the norms, e.g. the output of
-    :func:`lmkit.basics.rnn.gradient_vs_distance`. A log y-axis turns exponential decay or growth
-    into a straight line. Values of 0 (an underflow to exactly zero) are not drawn on a log
-    axis. Introduced in chapter 5.
+    :func:`lmkit.basics.rnn_gradients.gradient_vs_distance`. A log y-axis turns exponential
+    decay or growth into a straight line. Values of 0 (an underflow to exactly zero) are not
+    drawn on a log axis. Introduced in chapter 5.
     """
     if not isinstance(series, Mapping) or not series:
         raise InputError("series must be a non-empty mapping {name: norms}.")

@@ -11,8 +11,7 @@ import pytest
 import torch
 from hypothesis import given
 
-from lmkit.hub import load
-from lmkit.tasks.attention_maps import MINILM
+from lmkit.hub import MINILM, load
 from lmkit.viz.tokens import plotly_text
 
 from .conftest import no_errors, open_page, plotly_figures
@@ -44,7 +43,7 @@ def _heatmap(at) -> dict:
 
 
 def test_model_list_is_every_present_gpt_and_bert_plus_minilm(page):
-    expected = common.model_names("causal-lm") + common.model_names("masked-lm") + [MINILM]
+    expected = [*common.model_names("causal-lm"), *common.model_names("masked-lm"), MINILM]
     assert page.selectbox(key="attention_model").options == [
         page.selectbox(key="attention_model").format_func(name) for name in expected
     ]
@@ -150,3 +149,24 @@ def test_anything_typed_gives_a_page_without_errors(page, text):
     no_errors(page)
     if text.strip():
         assert plotly_figures(page) or shown_messages(page)
+
+
+def test_generation_conditions_tiny_gpt_exactly_as_the_generate_page_does():
+    """Both pages feed the prompt after <|endoftext|> (LoadedModel.prompt_ids), so greedy
+    decoding continues it the same way on both. (They once differed: this page fed the bare
+    prompt, a mid-story context tiny-gpt never saw at a story start.)"""
+    from .test_generate_page import generate_with, output_text
+
+    prompt = "Alice went to the park."
+    attention = open_page("attention")
+    attention.text_area(key="attention_text").input(prompt).run()
+    attention.slider(key="attention_new_tokens").set_value(10).run()
+    attention.button(key="attention_generate").click().run()
+    no_errors(attention)
+    (traced,) = attention.text
+    generate = generate_with(open_page("generate"), gen_prompt=prompt, gen_max_new=10)
+    # (Streamlit's text and code elements differ only in the leading space they keep.)
+    assert traced.value.strip() == output_text(generate).strip() != ""
+    # and the traced map starts at the end-of-text token the model was conditioned on
+    ticks = plotly_figures(attention)[2]["layout"]["xaxis"]["ticktext"]
+    assert ticks[0] == plotly_text(load(GPT).tokenizer.id_to_token(load(GPT).tokenizer.eos_id))

@@ -1,0 +1,123 @@
+"""The one table of model types: what each ``model_type`` in a ``config.json`` is and how to load it.
+
+Every folder lmkit writes names its ``model_type``; this table turns that name back into a model
+class, its config class, the model's kind (``causal-lm``, ``masked-lm``, ``classifier`` or
+``encoder``) and, for folders the standard loader cannot read (a MiniLM model ships only what it
+trained; the encoder comes from another package), a loader function. Classes are given as lazy
+``"module:Name"`` strings, so that reading the table imports no model family.
+:func:`lmkit.training.checkpoint.load_model` and :func:`lmkit.hub.load` both read it.
+Introduced in chapter 8.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any
+
+from lmkit.errors import InputError
+
+KINDS = ("causal-lm", "masked-lm", "classifier", "encoder")
+
+
+@dataclass(frozen=True)
+class ModelType:
+    """One registered model type. ``model_class``/``config_class``: classes or ``"module:Name"``
+    strings; ``loader``: ``"module:function"`` taking ``(folder, device)`` and returning
+    ``(model, tokenizer)``, or ``None`` for the standard folder loader."""
+
+    name: str
+    model_class: type | str
+    config_class: type | str | None
+    kind: str
+    loader: str | None = None
+
+
+def _builtin_types() -> dict[str, ModelType]:
+    bert_config = "lmkit.bert.model:BertConfig"
+    types = (
+        ModelType("gpt", "lmkit.gpt.model:GPT", "lmkit.gpt.model:GPTConfig", "causal-lm"),
+        ModelType("bert", "lmkit.bert.model:BertEncoder", bert_config, "encoder"),
+        ModelType("bert-mlm", "lmkit.bert.model:BertForMaskedLM", bert_config, "masked-lm"),
+        ModelType(
+            "bert-classifier", "lmkit.bert.model:BertForSequenceClassification", bert_config,
+            "classifier",
+        ),
+        ModelType(
+            "minilm-classifier", "lmkit.minilm.classifier:MiniLMClassifier", None, "classifier",
+            loader="lmkit.minilm.classifier:load_folder",
+        ),
+        ModelType(
+            "minilm-encoder", "lmkit.minilm.encoder:MiniLMEncoder", None, "encoder",
+            loader="lmkit.minilm.encoder:load_folder",
+        ),
+    )
+    return {t.name: t for t in types}
+
+
+MODEL_TYPES: dict[str, ModelType] = _builtin_types()
+
+
+def register_model_type(
+    name: str,
+    model_class: type | str,
+    config_class: type | str | None,
+    kind: str,
+    loader: str | None = None,
+) -> ModelType:
+    """Add (or replace) a model type, e.g. for your own model class, so that
+    :func:`lmkit.training.checkpoint.save_model` can write it and ``load_model`` rebuild it."""
+    if not isinstance(name, str) or not name:
+        raise InputError(f"model_type must be a non-empty string, got {name!r}.")
+    for what, ref in (("model_class", model_class), ("config_class", config_class)):
+        if ref is None and what == "config_class":
+            continue
+        if not isinstance(ref, type) and not (isinstance(ref, str) and ":" in ref):
+            raise InputError(f"{what} must be a class or a 'module:Class' string, got {ref!r}.")
+    if kind not in KINDS:
+        raise InputError(f"kind must be one of {KINDS}, got {kind!r}.")
+    if loader is not None and not (isinstance(loader, str) and ":" in loader):
+        raise InputError(f"loader must be None or a 'module:function' string, got {loader!r}.")
+    MODEL_TYPES[name] = ModelType(name, model_class, config_class, kind, loader)
+    return MODEL_TYPES[name]
+
+
+def resolve(ref: type | str) -> Any:
+    """The class or function a registry entry names (importing its module on first use)."""
+    if isinstance(ref, type):
+        return ref
+    module, _, attr = ref.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def _qualified(cls: type) -> str:
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+def model_type_of(model: object) -> str | None:
+    """The registered ``model_type`` of ``model``'s class, or ``None`` if it is not registered."""
+    for entry in MODEL_TYPES.values():
+        if entry.model_class is type(model) or entry.model_class == _qualified(type(model)):
+            return entry.name
+    return None
+
+
+def model_type(name: str) -> ModelType:
+    """The entry for ``name``; a :class:`~lmkit.errors.CheckpointError`-friendly message if none."""
+    if name not in MODEL_TYPES:
+        raise InputError(
+            f"Unknown model_type {name!r}. Known: {sorted(MODEL_TYPES)}. Register yours with "
+            "lmkit.registry.register_model_type."
+        )
+    return MODEL_TYPES[name]
+
+
+__all__ = [
+    "KINDS",
+    "MODEL_TYPES",
+    "ModelType",
+    "model_type",
+    "model_type_of",
+    "register_model_type",
+    "resolve",
+]
