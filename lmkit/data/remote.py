@@ -2,8 +2,9 @@
 
 lmkit works offline by default (the story world, the hand-written review sets and the standard
 library corpus are built in). This module is the optional next step: TinyShakespeare, IMDB,
-SST-2 and WikiText-2, each in one registry entry with its URL(s), SHA-256, size, license and the
-built-in dataset to use instead when there is no network.
+SST-2 and WikiText-2, each in one registry entry (:mod:`lmkit.data.remote_registry`) with its
+URL(s), SHA-256, size, license and the built-in dataset to use instead when there is no network.
+The archives are read by :mod:`lmkit.data.remote_formats`.
 
 How a download works: stream to a temporary file next to the cache, hash while writing, compare
 with the published SHA-256, then rename into place (a rename is atomic, so the cache never
@@ -23,121 +24,17 @@ import http.client
 import json
 import os
 import sys
-import tarfile
 import tempfile
 import urllib.error
 import urllib.request
-import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 
-from lmkit._optional import require
+from lmkit.data.remote_formats import load_with_hf, parse_imdb, parse_sst2, parse_text
+from lmkit.data.remote_registry import REGISTRY, RemoteDataset
 from lmkit.errors import CheckpointError, ConfigError, InputError, OfflineError
 
 DEFAULT_TIMEOUT_S = 10.0
 CHUNK_BYTES = 1 << 16
-
-
-@dataclass(frozen=True)
-class RemoteDataset:
-    """One downloadable dataset: where it lives, how to check it, what to use when offline."""
-
-    name: str
-    urls: tuple[str, ...]  # tried in order; later ones are mirrors
-    filename: str  # name of the cached file (and of the file on a mirror)
-    sha256: str | None  # published checksum, or None: record it on the first download
-    size: int | None  # bytes, when published
-    license: str  # license / citation line to show the reader
-    offline_alternative: str  # the built-in dataset to suggest instead
-    kind: str  # "text" (load -> str) or "labelled" (load -> list[(text, label)])
-    splits: tuple[str, ...]
-    hf_path: tuple[str, str | None] | None = None  # (dataset id, config) on the HF Hub
-
-
-# Checksums: we could not download anything while writing this module, so none of these was
-# computed by us. Each SHA-256 (with its byte size) is the one published by several independent
-# projects that pin these files: TensorFlow Datasets' checksum files (tiny_shakespeare,
-# imdb_reviews, glue), the GLUE dataset_info of Hugging Face `datasets`, and Julia's DataDeps
-# registrations (IMDB, GLUE-SST, WikiText-2). A mismatch therefore means a changed or damaged
-# file, never a typo of ours. An entry added later without a published checksum gets
-# sha256=None and is pinned on its first download (see `download`).
-REGISTRY: dict[str, RemoteDataset] = {
-    entry.name: entry
-    for entry in (
-        RemoteDataset(
-            name="tinyshakespeare",
-            urls=(
-                "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/"
-                "tinyshakespeare/input.txt",
-            ),
-            filename="tinyshakespeare.txt",
-            sha256="86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed",
-            size=1_115_394,
-            license=(
-                "Shakespeare's plays (public domain), collected by Andrej Karpathy for char-rnn "
-                "(MIT), 2015."
-            ),
-            offline_alternative=(
-                "the built-in story world (lmkit.data.story_world) or "
-                "lmkit.data.stdlib_corpus.stdlib_docstrings()"
-            ),
-            kind="text",
-            splits=("all",),
-        ),
-        RemoteDataset(
-            name="imdb",
-            urls=("https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz",),
-            filename="aclImdb_v1.tar.gz",
-            sha256="c40f74a18d3b61f90feba1e17730e0d38e8b97c05fde7008942e91923d1658fe",
-            size=84_125_825,
-            license=(
-                "Maas et al., 'Learning Word Vectors for Sentiment Analysis', ACL 2011 "
-                "(Large Movie Review Dataset v1.0; cite the paper when you use it)."
-            ),
-            offline_alternative="the built-in review sets: lmkit.data.reviews.load_reviews('en')",
-            kind="labelled",
-            splits=("train", "test"),
-            hf_path=("stanfordnlp/imdb", None),
-        ),
-        RemoteDataset(
-            name="sst2",
-            urls=("https://dl.fbaipublicfiles.com/glue/data/SST-2.zip",),
-            filename="SST-2.zip",
-            sha256="d67e16fb55739c1b32cdce9877596db1c127dc322d93c082281f64057c16deaa",
-            size=7_439_277,
-            license=(
-                "Socher et al., 'Recursive Deep Models for Semantic Compositionality Over a "
-                "Sentiment Treebank', EMNLP 2013; GLUE version (Wang et al., ICLR 2019)."
-            ),
-            offline_alternative="the built-in review sets: lmkit.data.reviews.load_reviews('en')",
-            kind="labelled",
-            splits=("train", "test"),  # "test" is GLUE's dev set: GLUE's test has no labels
-            hf_path=("stanfordnlp/sst2", None),
-        ),
-        RemoteDataset(
-            name="wikitext2",
-            urls=(
-                # The original Salesforce S3 bucket is gone; llama.cpp's CI mirror serves the
-                # identical archive (same SHA-256), and the old address is kept as a fallback.
-                "https://huggingface.co/datasets/ggml-org/ci/resolve/main/wikitext-2-raw-v1.zip",
-                "https://s3.amazonaws.com/research.metamind.io/wikitext/wikitext-2-raw-v1.zip",
-            ),
-            filename="wikitext-2-raw-v1.zip",
-            sha256="ef7edb566e3e2b2d31b29c1fdb0c89a4cc683597484c3dc2517919c615435a11",
-            size=4_721_645,
-            license=(
-                "Merity et al., 'Pointer Sentinel Mixture Models', 2016; text from Wikipedia, "
-                "CC BY-SA 3.0."
-            ),
-            offline_alternative=(
-                "lmkit.data.stdlib_corpus.stdlib_docstrings() or the built-in story world"
-            ),
-            kind="text",
-            splits=("train", "validation", "test"),
-            hf_path=("Salesforce/wikitext", "wikitext-2-raw-v1"),
-        ),
-    )
-}
 
 
 def list_datasets() -> list[str]:
@@ -363,98 +260,6 @@ def _write_record(path: Path, sha256: str, url: str) -> None:
     os.replace(tmp, _record_path(path))
 
 
-# --- parsing --------------------------------------------------------------------------------
-
-
-def _corrupt(path: Path, name: str, what: str) -> CheckpointError:
-    return CheckpointError(
-        f"{path} (dataset '{name}') could not be read: {what}. Delete it, or call "
-        f"download('{name}', force=True) to fetch it again."
-    )
-
-
-def _parse_imdb(path: Path, split: str) -> list[tuple[str, int]]:
-    examples: list[tuple[str, str, int]] = []
-    labels = {"pos": 1, "neg": 0}
-    try:
-        with tarfile.open(path, "r:gz") as archive:
-            for member in archive:  # streamed; nothing is extracted to disk
-                parts = member.name.split("/")
-                # aclImdb/<split>/<pos|neg>/<id>_<rating>.txt ("unsup" has no label: skipped)
-                if (
-                    member.isfile()
-                    and len(parts) == 4
-                    and parts[1] == split
-                    and parts[2] in labels
-                    and parts[3].endswith(".txt")
-                ):
-                    raw = archive.extractfile(member)
-                    text = raw.read().decode("utf-8") if raw is not None else ""
-                    examples.append((member.name, text.replace("<br />", "\n"), labels[parts[2]]))
-    except (tarfile.TarError, OSError, EOFError, UnicodeDecodeError) as exc:
-        raise _corrupt(path, "imdb", str(exc)) from exc
-    if not examples:
-        raise _corrupt(path, "imdb", f"no aclImdb/{split}/pos|neg/*.txt reviews inside")
-    examples.sort()  # archive order is not guaranteed; sorting by path makes it fixed
-    return [(text, label) for _, text, label in examples]
-
-
-def _read_zip_member(path: Path, name: str, member: str) -> str:
-    try:
-        with zipfile.ZipFile(path) as archive:
-            return archive.read(member).decode("utf-8")
-    except KeyError as exc:
-        raise _corrupt(path, name, f"it has no member {member}") from exc
-    except (zipfile.BadZipFile, OSError, UnicodeDecodeError) as exc:
-        raise _corrupt(path, name, str(exc)) from exc
-
-
-def _parse_sst2(path: Path, split: str) -> list[tuple[str, int]]:
-    member = "SST-2/train.tsv" if split == "train" else "SST-2/dev.tsv"
-    lines = _read_zip_member(path, "sst2", member).splitlines()
-    if not lines or lines[0].split("\t") != ["sentence", "label"]:
-        raise _corrupt(path, "sst2", f"{member} does not start with the header 'sentence\\tlabel'")
-    examples = []
-    for number, line in enumerate(lines[1:], start=2):
-        if not line.strip():
-            continue
-        text, _, label = line.rpartition("\t")
-        if label not in ("0", "1") or not text:
-            raise _corrupt(path, "sst2", f"{member} line {number} is not 'sentence<TAB>0|1'")
-        examples.append((text.strip(), int(label)))
-    return examples
-
-
-def _parse_text(path: Path, entry: RemoteDataset, split: str) -> str:
-    if entry.name == "wikitext2":
-        member = {"train": "train", "validation": "valid", "test": "test"}[split]
-        return _read_zip_member(path, entry.name, f"wikitext-2-raw/wiki.{member}.raw")
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise _corrupt(path, entry.name, str(exc)) from exc
-
-
-def _load_with_hf(entry: RemoteDataset, split: str, cache_dir: str | Path | None):
-    if entry.hf_path is None:
-        raise ConfigError(
-            f"'{entry.name}' has no Hugging Face datasets version registered; "
-            "call load_dataset without use_hf=True."
-        )
-    hf_datasets = require("datasets", f"load '{entry.name}' through Hugging Face datasets")
-    hf_split = {"validation": "validation", "test": "test", "train": "train"}[split]
-    if entry.name == "sst2" and split == "test":
-        hf_split = "validation"  # same convention as the direct download: GLUE dev = our test
-    repo, config = entry.hf_path
-    table = hf_datasets.load_dataset(
-        repo, config, split=hf_split, cache_dir=None if cache_dir is None else str(cache_dir)
-    )
-    if entry.kind == "text":
-        return "".join(table["text"])  # WikiText rows are lines that keep their "\n"
-    column = "sentence" if "sentence" in table.column_names else "text"
-    return [(str(t), int(y)) for t, y in zip(table[column], table["label"], strict=True)]
-
-
 def load_dataset(
     name: str,
     split: str | None = None,
@@ -482,13 +287,13 @@ def load_dataset(
             + (" Slice the text yourself for a held-out part." if entry.splits == ("all",) else "")
         )
     if use_hf:
-        return _load_with_hf(entry, split, cache_dir)
+        return load_with_hf(entry, split, cache_dir)
     path = download(name, cache_dir=cache_dir, progress=progress, mirror=mirror, timeout=timeout)
     if entry.name == "imdb":
-        return _parse_imdb(path, split)
+        return parse_imdb(path, split)
     if entry.name == "sst2":
-        return _parse_sst2(path, split)
-    return _parse_text(path, entry, split)
+        return parse_sst2(path, split)
+    return parse_text(path, entry, split)
 
 
 __all__ = [

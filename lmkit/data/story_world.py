@@ -10,8 +10,10 @@ labels, one-line summaries and sentence-aligned translation pairs.
 Everything is deterministic: a world owns one ``random.Random(seed)`` and never touches global
 random state or ``hash()``-dependent ordering, so the same seed and the same sequence of calls
 give the same text in every run and every Python version. The grammar (and the checker that
-grades a model's samples) lives in :mod:`lmkit.data.story_grammar`, the words in
-:mod:`lmkit.data.story_lexicon`; the story plots live in :mod:`lmkit.data.story_plots`.
+grades a model's samples) lives in :mod:`lmkit.data.story_grammar`, the sentence templates in
+:mod:`lmkit.data.story_templates`, the words in :mod:`lmkit.data.story_lexicon`, the story plots
+in :mod:`lmkit.data.story_plots`; the word tables and templates themselves are data files in
+``lmkit/data/story_data/``.
 """
 
 from __future__ import annotations
@@ -19,114 +21,21 @@ from __future__ import annotations
 import random
 import re
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from lmkit.data import story_plots
-from lmkit.data.story_grammar import (
-    PAIR_JOIN,
-    PRONOUNS,
-    TEMPLATES,
-    Phrase,
-    render,
-    slot_order,
-)
+from lmkit.data.story_cast import Character
+from lmkit.data.story_grammar import render
 from lmkit.data.story_lexicon import TYPES
-from lmkit.data.story_plots import Character, Frame, Group
+from lmkit.data.story_mentions import Mention, resolve
+from lmkit.data.story_opinions import opinion
+from lmkit.data.story_plots import Frame
+from lmkit.data.story_templates import TEMPLATES, slot_order
 from lmkit.errors import ConfigError, InputError
 
 SEPARATOR = "\n\n"
 """What :meth:`StoryWorld.corpus` puts between two stories (a blank line)."""
 _JOIN = {"en": " ", "zh": ""}
-
-
-# ---------------------------------------------------------------- mentions of people
-@dataclass(frozen=True)
-class Mention:
-    """A character as it appears in one sentence: by name, or by pronoun when that is clear."""
-
-    ref: Character | Group
-    pronoun: bool
-
-    @property
-    def person(self) -> str:
-        return self.ref.person
-
-    @property
-    def plural_index(self) -> int:
-        return int(isinstance(self.ref, Group) and self.ref.all_female)
-
-    def segments(self, lang: str, case: str) -> list[tuple[str, str | None]]:
-        ref = self.ref
-        if self.pronoun or (ref.person == "we" and case == "obj"):
-            forms = PRONOUNS[lang][case][ref.person]
-            return [(forms[min(self.plural_index, len(forms) - 1)], None)]
-        if isinstance(ref, Group):
-            if ref.person == "we":
-                family = next(m for m in ref.members if not m.narrator).family
-                if lang == "en":
-                    return [(family.en["n"], None), (" and I", None)]
-                return [("我和", None), (family.zh["n"], None)]
-            a, b = ref.members
-            return [(a.name.form(lang), "PER"), (PAIR_JOIN[lang], None), (b.name.form(lang), "PER")]
-        if ref.name is not None:
-            return [(ref.name.form(lang), "PER")]
-        return [(ref.family.form(lang), None)]
-
-
-def _resolve(events: list[tuple[str, dict]]) -> list[tuple[str, dict]]:
-    """Decide, sentence by sentence, whether each character is named or a pronoun.
-
-    A pronoun is used when the character was mentioned in this or the previous sentence, was
-    the last one mentioned with that pronoun (he, she, they…), and nobody else in those two
-    sentences shares it, so "he" always points back to one clear person. After two sentences
-    of pronouns the name comes back, as in children's stories ("Tom… He… He… Tom…").
-    Both languages render the same decisions.
-    """
-    last: dict[str, Any] = {}
-    previous: set[tuple[str, int]] = set()  # (person, id) of those in the previous sentence
-    current: set[tuple[str, int]] = set()
-    runs: dict[int, int] = {}  # sentences in a row that began with a pronoun for this character
-
-    def mention(ref: Character | Group, forced_name: bool) -> Mention:
-        key = ref.person
-        # two women in the last two sentences make "she" unclear: name them instead
-        rivals = any(k == key and i != id(ref) for k, i in previous | current)
-        recent = (key, id(ref)) in previous | current  # after a gap, name them again
-        clear = recent and last.get(key) is ref and not rivals
-        if isinstance(ref, Group):  # "Tom and Lucy are friends. They…"
-            clear = clear or all((m.person, id(m)) in previous for m in ref.members)
-        first_here = (key, id(ref)) not in current
-        if first_here and clear and runs.get(id(ref), 0) >= 2:
-            clear = False
-        pronoun = ref.person == "i" or (not forced_name and clear)
-        if first_here:
-            runs[id(ref)] = runs.get(id(ref), 0) + 1 if pronoun else 0
-        current.add((key, id(ref)))
-        last[key] = ref
-        if isinstance(ref, Group):  # after "Tom and Lucy", a bare "he" would be unclear
-            last.pop("m", None)
-            last.pop("f", None)
-        return Mention(ref, pronoun)
-
-    def walk(tid: str, bindings: Mapping[str, Any]) -> dict:
-        out = dict(bindings)
-        types = TEMPLATES[tid].types
-        for name in slot_order(tid):
-            value = bindings[name]
-            if isinstance(value, (Character, Group)):
-                out[name] = mention(value, types[name] == "NAMEREF")
-            elif isinstance(value, Phrase):
-                out[name] = Phrase(value.tid, walk(value.tid, value.bindings))
-        return out
-
-    out = []
-    for tid, bindings in events:
-        out.append((tid, walk(tid, bindings)))
-        previous, current = current, previous
-        current.clear()
-    return out
 
 
 # ---------------------------------------------------------------- what the world hands out
@@ -245,7 +154,7 @@ class StoryWorld:
             )
         sentences, rules, entities, offset = [], [], [], 0
         join = _JOIN[lang]
-        for tid, bindings in _resolve(list(frame.events)):
+        for tid, bindings in resolve(list(frame.events)):
             segments = render(tid, bindings, lang)
             pos = offset
             for text, label, _slot in segments:
@@ -297,8 +206,8 @@ class StoryWorld:
         _check_lang(lang)
         out = []
         for _ in range(n):
-            tid, bindings, label, tags = story_plots.opinion(self._rng)
-            segments = render(tid, _resolve([(tid, bindings)])[0][1], lang)
+            tid, bindings, label, tags = opinion(self._rng)
+            segments = render(tid, resolve([(tid, bindings)])[0][1], lang)
             out.append(SentimentExample(_text(segments), label, frozenset(tags), tid))
         return out
 
@@ -349,7 +258,7 @@ class StoryWorld:
         for _ in range(n):
             story = self.story(lang)
             tid, bindings = story.frame.summary
-            summary = _text(render(tid, _resolve([(tid, dict(bindings))])[0][1], lang))
+            summary = _text(render(tid, resolve([(tid, dict(bindings))])[0][1], lang))
             out.append(SummaryExample(story.text, summary))
         return out
 
@@ -357,7 +266,7 @@ class StoryWorld:
 def _questions(story: Story) -> list[QAExample]:
     """Every unambiguous question the story answers, as QA examples."""
     lang, join = story.lang, _JOIN[story.lang]
-    resolved = _resolve(list(story.frame.events))
+    resolved = resolve(list(story.frame.events))
     found: dict[str, set[tuple[str, int]]] = {}
     offset = 0
     for (tid, plain), (_, bindings), sentence in zip(
@@ -379,7 +288,7 @@ def _questions(story: Story) -> list[QAExample]:
                         parts.append(text)
                     pos += len(text)
                 q_bindings = {k: plain[k] for k in slot_order(qid) if k in plain}
-                q_segments = render(qid, _resolve([(qid, q_bindings)])[0][1], lang)
+                q_segments = render(qid, resolve([(qid, q_bindings)])[0][1], lang)
                 found.setdefault(_text(q_segments), set()).add(("".join(parts), offset + start))
         offset += len(sentence) + len(join)
     return [
