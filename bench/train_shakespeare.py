@@ -28,7 +28,8 @@ from lmkit.errors import ConfigError, InputError
 from lmkit.gpt.model import GPT, GPTConfig
 from lmkit.tokenizers import CharTokenizer
 from lmkit.training.batching import LMBatches, split_train_val
-from lmkit.training.trainer import TrainConfig, Trainer
+from lmkit.training.config import TrainConfig
+from lmkit.training.trainer import Trainer
 
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "tinyshakespeare.txt"
 ITERS = 2000

@@ -28,6 +28,7 @@ from torch import nn
 from bench.common import Report, add_common_args, device_kind, run_cli, time_interleaved
 from lmkit.errors import ConfigError
 from lmkit.gpt.model import GPT, GPTConfig
+from lmkit.training.optim import build_adamw
 
 # nanoGPT's CPU "baby" config for Shakespeare characters (its README's laptop recipe).
 BABY = {"vocab_size": 65, "block_size": 64, "n_layer": 4, "n_head": 4, "n_embd": 128}
@@ -67,16 +68,16 @@ __all__ = [
 def adamw(model: nn.Module, *, fused: bool = False) -> torch.optim.AdamW:
     """AdamW with the benchmark's settings; weight decay on matrices only, as nanoGPT does.
 
-    Biases and LayerNorm gains (1-D tensors) are not decayed. The same rule is applied to both
-    models, so the optimizers do identical work.
+    :func:`lmkit.training.optim.build_adamw` leaves biases and LayerNorm gains (1-D tensors)
+    undecayed. The same rule is applied to both models, so the optimizers do identical work.
     """
-    params = [p for p in model.parameters() if p.requires_grad]  # tied weights appear once
-    groups = [
-        {"params": [p for p in params if p.dim() >= 2], "weight_decay": ADAMW["weight_decay"]},
-        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
-    ]
-    extra = {"fused": True} if fused else {}
-    return torch.optim.AdamW(groups, lr=ADAMW["lr"], betas=ADAMW["betas"], **extra)
+    return build_adamw(
+        model,
+        lr=ADAMW["lr"],
+        weight_decay=ADAMW["weight_decay"],
+        betas=ADAMW["betas"],
+        fused=fused,
+    )
 
 
 def hf_peers(model: GPT, implementations: tuple[str, ...]) -> dict[str, nn.Module]:

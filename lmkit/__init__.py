@@ -37,7 +37,7 @@ _EXPORTS = {
     "from_hf": "lmkit.gpt.interop",
     "load_pretrained": "lmkit.gpt.interop",
     "Trainer": "lmkit.training.trainer",
-    "TrainConfig": "lmkit.training.trainer",
+    "TrainConfig": "lmkit.training.config",
     "LMBatches": "lmkit.training.batching",
     "save_model": "lmkit.training.checkpoint",
     "load_model": "lmkit.training.checkpoint",

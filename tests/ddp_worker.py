@@ -18,7 +18,8 @@ import torch
 
 from lmkit.gpt.model import GPT, GPTConfig
 from lmkit.training.batching import LMBatches
-from lmkit.training.trainer import TrainConfig, Trainer
+from lmkit.training.config import TrainConfig
+from lmkit.training.trainer import Trainer
 
 VOCAB, BLOCK, BATCH = 30, 16, 4
 

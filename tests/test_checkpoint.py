@@ -18,9 +18,10 @@ from lmkit import registry
 from lmkit.errors import CheckpointError, InputError
 from lmkit.gpt.model import GPT, GPTConfig
 from lmkit.training.batching import LMBatches
+from lmkit.training.config import TrainConfig
 from lmkit.training.files import atomic_write
 from lmkit.training.run_state import capture_rng_state, check_optimizer_state, restore_rng_state
-from lmkit.training.trainer import TrainConfig, Trainer
+from lmkit.training.trainer import Trainer
 
 VOCAB, BLOCK = 30, 16
 

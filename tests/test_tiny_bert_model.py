@@ -21,9 +21,9 @@ import torch.nn.functional as F
 from lmkit import hub
 from lmkit.bert.mlm import fill_mask, mask_tokens
 from lmkit.bert.model import BertForMaskedLM
+from lmkit.data.story_corpus import story_texts
 from lmkit.errors import ConfigError
 from lmkit.recipes import tiny_bert as tb
-from lmkit.recipes.tiny_gpt import story_texts
 from lmkit.tokenizers.bert_bpe import BertBPETokenizer
 
 MODEL_DIR = hub.WEIGHTS_DIR / "tiny-bert"

@@ -19,11 +19,13 @@ import torch
 import torch.nn.functional as F
 
 from lmkit import hub
+from lmkit.data import story_corpus as corpus
 from lmkit.data.story_grammar import is_grammatical, split_sentences
 from lmkit.data.story_world import StoryWorld
 from lmkit.errors import ConfigError, InputError, TokenizerError
 from lmkit.gpt.model import GPT
 from lmkit.recipes import tiny_gpt as tg
+from lmkit.tasks import story_continuation as continuation
 from lmkit.tokenizers import ByteBPETokenizer, CharTokenizer
 from lmkit.training.batching import LMBatches
 
@@ -88,8 +90,8 @@ def test_shipped_config_and_parameter_count(shipped, metrics):
 def test_shipped_val_loss_matches_metrics(shipped, metrics):
     """Rebuild the held-out data and recompute the loss with F.cross_entropy."""
     recipe = tg.TinyGPTRecipe(**metrics["recipe"])
-    val_ids = tg.encode_stories(
-        shipped.tokenizer, tg.story_texts(recipe.val_seed, recipe.val_stories)
+    val_ids = corpus.encode_stories(
+        shipped.tokenizer, corpus.story_texts(recipe.val_seed, recipe.val_stories)
     )
     assert val_ids.size == metrics["data"]["val_tokens"]
     batches = LMBatches(val_ids, recipe.block_size, recipe.batch_size, seed=recipe.val_seed)
@@ -104,14 +106,18 @@ def test_shipped_val_loss_matches_metrics(shipped, metrics):
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_shipped_grammar_pass_rate_on_a_fresh_sample(shipped, lang):
-    report = tg.grammar_report(shipped.model, shipped.tokenizer, lang, 60, temperature=0.8, seed=11)
+    report = continuation.grammar_report(
+        shipped.model, shipped.tokenizer, lang, 60, temperature=0.8, seed=11
+    )
     assert len(report.sentences) == 60
     assert report.grammatical == tuple(is_grammatical(s, lang) for s in report.sentences)
     assert report.pass_rate >= 0.85, report.failures()
 
 
 def test_chinese_prompt_continues_in_grammatical_chinese(shipped):
-    text, sentences = tg.continue_story(shipped.model, shipped.tokenizer, "我喜欢吃苹果。", "zh")
+    text, sentences = continuation.continue_story(
+        shipped.model, shipped.tokenizer, "我喜欢吃苹果。", "zh"
+    )
     assert sentences, f"no complete sentence in {text!r}"
     for sentence in sentences:
         assert is_grammatical(sentence, "zh"), sentence
@@ -120,7 +126,7 @@ def test_chinese_prompt_continues_in_grammatical_chinese(shipped):
 
 @pytest.mark.parametrize("prompt", ["I like to eat apples.", "Alice went to the park."])
 def test_english_prompt_continues_in_grammatical_english(shipped, prompt):
-    text, sentences = tg.continue_story(shipped.model, shipped.tokenizer, prompt, "en")
+    text, sentences = continuation.continue_story(shipped.model, shipped.tokenizer, prompt, "en")
     assert sentences, f"no complete sentence in {text!r}"
     for sentence in sentences:
         assert is_grammatical(sentence, "en"), sentence
@@ -139,7 +145,7 @@ def test_card_states_the_measured_numbers(metrics):
 
 # ---------------------------------------------------------------- measuring helpers
 def test_cut_off_continuations_drop_their_last_piece(shipped):
-    text, sentences = tg.continue_story(
+    text, sentences = continuation.continue_story(
         shipped.model, shipped.tokenizer, "Tom went to the park.", "en", max_new_tokens=6
     )
     pieces = split_sentences(text, "en")
@@ -148,67 +154,69 @@ def test_cut_off_continuations_drop_their_last_piece(shipped):
 
 
 def test_grammar_report_counts():
-    report = tg.GrammarReport("en", ("Tom is happy.", "Tom happy."), (True, False), 1, 0.8, 0)
+    report = continuation.GrammarReport(
+        "en", ("Tom is happy.", "Tom happy."), (True, False), 1, 0.8, 0
+    )
     assert report.pass_rate == 0.5
     assert report.failures() == ["Tom happy."]
     assert report.to_dict()["grammatical"] == 1
-    assert tg.GrammarReport("en", (), (), 5, 0.8, 0).pass_rate == 0.0
+    assert continuation.GrammarReport("en", (), (), 5, 0.8, 0).pass_rate == 0.0
     # Sentences that never came (a model that ends every story at once) count as failures.
-    short = tg.GrammarReport("en", ("Tom is happy.",), (True,), 40, 0.8, 0, requested=4)
+    short = continuation.GrammarReport("en", ("Tom is happy.",), (True,), 40, 0.8, 0, requested=4)
     assert short.pass_rate == 0.25 and short.to_dict()["requested"] == 4
 
 
 def test_measuring_helpers_reject_bad_input(shipped):
     model, tokenizer = shipped.model, shipped.tokenizer
     with pytest.raises(ConfigError, match="lang must be"):
-        tg.grammar_report(model, tokenizer, "fr", 10)
+        continuation.grammar_report(model, tokenizer, "fr", 10)
     with pytest.raises(ConfigError, match="n_sentences"):
-        tg.grammar_report(model, tokenizer, "en", 0)
+        continuation.grammar_report(model, tokenizer, "en", 0)
     with pytest.raises(ConfigError, match="seed"):
-        tg.grammar_report(model, tokenizer, "en", 5, seed=-1)
+        continuation.grammar_report(model, tokenizer, "en", 5, seed=-1)
     with pytest.raises(InputError, match="lmkit GPT"):
-        tg.grammar_report("model", tokenizer, "en", 5)
+        continuation.grammar_report("model", tokenizer, "en", 5)
     with pytest.raises(InputError, match="Tokenizer"):
-        tg.continue_story(model, "tokenizer", "Hi.", "en")
+        continuation.continue_story(model, "tokenizer", "Hi.", "en")
     with pytest.raises(TokenizerError, match="endoftext"):
-        tg.continue_story(model, CharTokenizer.train("abc"), "abc", "en")
+        continuation.continue_story(model, CharTokenizer.train("abc"), "abc", "en")
     with pytest.raises(InputError, match="prompt must be a str"):
-        tg.continue_story(model, tokenizer, 42, "en")
+        continuation.continue_story(model, tokenizer, 42, "en")
     with pytest.raises(InputError, match="no room"):
-        tg.continue_story(model, tokenizer, "Tom went to the park. " * 40, "en")
+        continuation.continue_story(model, tokenizer, "Tom went to the park. " * 40, "en")
     with pytest.raises(ConfigError, match="max_new_tokens"):
-        tg.continue_story(model, tokenizer, "Hi.", "en", max_new_tokens=0)
+        continuation.continue_story(model, tokenizer, "Hi.", "en", max_new_tokens=0)
     with pytest.raises(InputError, match="metrics"):
         tg.model_card({"val_loss": 1.0})
 
 
 # ---------------------------------------------------------------- data
 def test_story_texts_are_seeded_bilingual_and_grammatical():
-    stories = tg.story_texts(5, 200)
-    assert stories == tg.story_texts(5, 200)
-    assert stories != tg.story_texts(6, 200)
+    stories = corpus.story_texts(5, 200)
+    assert stories == corpus.story_texts(5, 200)
+    assert stories != corpus.story_texts(6, 200)
     langs = [lang for lang, _ in stories]
     assert 60 <= langs.count("en") <= 140  # a fair coin: 100 ± 4 standard deviations
     for lang, text in stories[:60]:
         assert all(is_grammatical(s, lang) for s in split_sentences(text, lang))
         assert bool(CJK.search(text)) == (lang == "zh")
     with pytest.raises(ConfigError, match="n_stories"):
-        tg.story_texts(0, 0)
+        corpus.story_texts(0, 0)
     with pytest.raises(ConfigError, match="seed"):
-        tg.story_texts(-1, 3)
+        corpus.story_texts(-1, 3)
 
 
 def test_encode_stories_puts_endoftext_before_every_story():
-    stories = tg.story_texts(3, 20)
-    text = tg.EOT.join(t for _, t in stories)
-    tokenizer = ByteBPETokenizer.train(text, 400, special_tokens=[tg.EOT])
-    ids = tg.encode_stories(tokenizer, stories)
-    eot = tokenizer.special_tokens[tg.EOT]
+    stories = corpus.story_texts(3, 20)
+    text = corpus.EOT.join(t for _, t in stories)
+    tokenizer = ByteBPETokenizer.train(text, 400, special_tokens=[corpus.EOT])
+    ids = corpus.encode_stories(tokenizer, stories)
+    eot = tokenizer.special_tokens[corpus.EOT]
     assert ids.ndim == 1 and ids[0] == eot and (ids == eot).sum() == len(stories)
     decoded = tokenizer.decode(ids.tolist())
-    assert decoded == "".join(tg.EOT + t for _, t in stories)
+    assert decoded == "".join(corpus.EOT + t for _, t in stories)
     with pytest.raises(TokenizerError, match="endoftext"):
-        tg.encode_stories(CharTokenizer.train(text), stories)
+        corpus.encode_stories(CharTokenizer.train(text), stories)
 
 
 # ---------------------------------------------------------------- settings

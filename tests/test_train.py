@@ -13,8 +13,9 @@ from torch import nn
 from lmkit.errors import ConfigError, InputError, LmkitError
 from lmkit.gpt.model import GPT, GPTConfig
 from lmkit.training.batching import LMBatches, split_train_val
+from lmkit.training.config import TrainConfig
 from lmkit.training.schedule import warmup_cosine
-from lmkit.training.trainer import TrainConfig, Trainer
+from lmkit.training.trainer import Trainer
 
 VOCAB, BLOCK = 30, 16
 

@@ -46,7 +46,7 @@ def story_texts(seed: int, n_stories: int) -> list[tuple[str, str]]:
 
 
 def eot_id(tokenizer: Tokenizer) -> int:
-    """The id of ``<|endoftext|>``; a clear error for a tokenizer without it."""
+    """The id of ``<|endoftext|>``; a clear error for a tokenizer without it. Chapter 9."""
     if EOT not in getattr(tokenizer, "special_tokens", {}):
         raise TokenizerError(
             f"This tokenizer has no {EOT!r} special token, which separates stories. Use the "

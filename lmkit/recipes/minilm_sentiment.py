@@ -16,15 +16,16 @@ thread in a few minutes. What it does, all seeded:
    sentence and kept; training then runs only the top ``tune_layers`` layers and the head.
 3. **Frozen baseline.** A linear head on the frozen encoder's mean-pooled output. Its accuracy
    is recorded: it is why the top layer is fine-tuned too.
-4. **Fine-tuning.** The top layer(s) and the head (started from the baseline head) with AdamW,
-   once per learning rate in ``lr_layers``; the (learning rate, epoch), or the untouched
+4. **Fine-tuning.** The top layer(s) and the head (started from the baseline head), trained by
+   the :class:`~lmkit.training.trainer.Trainer` (AdamW, constant learning rates), once per
+   learning rate in ``lr_layers``; the (learning rate, epoch), or the untouched
    baseline, with the best validation accuracy (then loss) is the state that ships.
 5. **Measurements** on the *shipped* model (tuned tensors rounded to float16 and loaded back,
    run through the tokenizer like any user text): the hand-written English test reviews, a
    held-out StoryWorld set (``StoryWorld(val_seed)``), and the Chinese test reviews, which MiniLM
    mostly cannot read (most characters are ``[UNK]``).
 6. **Files**: ``head.safetensors`` + ``config.json`` (:func:`lmkit.minilm.classifier.save_folder`),
-   ``metrics.json`` and ``MODEL_CARD.md``.
+   ``metrics.json`` and ``MODEL_CARD.md`` (rendered from ``cards/minilm-sentiment.md``).
 
 Reproduction tolerance: same seeds, hardware and library versions give the same numbers up to
 floating-point non-determinism; elsewhere expect each accuracy within ±3 points.
@@ -32,7 +33,6 @@ floating-point non-determinism; elsewhere expect each accuracy within ±3 points
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import os
@@ -41,13 +41,11 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-from lmkit.basics.classify import classification_report, pad_token_ids
 from lmkit.data.reviews import load_reviews
 from lmkit.data.story_world import StoryWorld
 from lmkit.device import seed_everything
@@ -61,7 +59,10 @@ from lmkit.minilm.classifier import (
     load_folder,
     save_folder,
 )
-from lmkit.minilm.embeddings import mean_pool
+from lmkit.recipes import _skeleton
+from lmkit.recipes._cards import render_card
+from lmkit.recipes._minilm_cache import cached_logits, lower_states, predict_texts, report
+from lmkit.recipes._minilm_stages import fine_tune, train_head
 
 SAMPLE_TEXTS = (
     "The battery lasts two full days and the screen is gorgeous.",
@@ -145,59 +146,6 @@ def training_data(recipe: MiniLMSentimentRecipe) -> dict[str, tuple[list[str], l
     }
 
 
-def _batch(model: MiniLMClassifier, ids: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
-    padded, lengths = pad_token_ids(ids, pad_id=0)
-    mask = (torch.arange(padded.shape[1])[None, :] < lengths[:, None]).long()
-    return padded, mask
-
-
-@torch.no_grad()
-def _lower_states(
-    model: MiniLMClassifier, ids: list[list[int]], first_tuned: int
-) -> list[torch.Tensor]:
-    """Per sentence, the (T, 384) input of encoder layer ``first_tuned`` (no padding kept)."""
-    states = []
-    for start in range(0, len(ids), 64):
-        padded, mask = _batch(model, ids[start : start + 64])
-        out = model.encoder(input_ids=padded, attention_mask=mask, output_hidden_states=True)
-        hidden = out.hidden_states[first_tuned]
-        states.extend(hidden[j, : int(mask[j].sum())].clone() for j in range(len(padded)))
-    return states
-
-
-def _run_top(model: MiniLMClassifier, states: list[torch.Tensor], first_tuned: int) -> torch.Tensor:
-    """Logits from cached lower-layer states: the top layers, mean pooling, the head."""
-    length = max(s.shape[0] for s in states)
-    x = states[0].new_zeros(len(states), length, states[0].shape[1])
-    mask = torch.zeros(len(states), length)
-    for j, s in enumerate(states):
-        x[j, : len(s)], mask[j, : len(s)] = s, 1
-    # An additive mask (B, 1, 1, T): eager and SDPA attention both accept it.
-    additive = (1 - mask[:, None, None, :]) * torch.finfo(x.dtype).min
-    for layer in model.encoder.encoder.layer[first_tuned:]:
-        x = layer(x, additive)
-    return model.head(mean_pool(x, mask))
-
-
-@torch.no_grad()
-def predict_texts(model: MiniLMClassifier, tokenizer: Any, texts: Sequence[str]) -> torch.Tensor:
-    """Class probabilities (N, 2) for texts, through the tokenizer like any user input."""
-    model.eval()
-    ids = [tokenizer.encode(t)[: model.max_length] for t in texts]
-    probs = []
-    for start in range(0, len(ids), 64):
-        padded, mask = _batch(model, ids[start : start + 64])
-        probs.append(torch.softmax(model(padded, mask).logits, dim=-1))
-    return torch.cat(probs)
-
-
-def _report(probs: torch.Tensor, labels: Sequence[int]) -> dict[str, Any]:
-    report = classification_report(probs.argmax(-1), torch.tensor(labels), list(LABELS))
-    report["confusion"] = report["confusion"].tolist()
-    report["n"] = len(labels)
-    return report
-
-
 # ------------------------------------------------------------------------------ the run
 def train_minilm_sentiment(
     recipe: MiniLMSentimentRecipe,
@@ -208,7 +156,7 @@ def train_minilm_sentiment(
     """Run the recipe, write the model folder to ``out_dir`` and return the metrics dict."""
     say = log or (lambda _: None)
     started = time.perf_counter()
-    out = Path(out_dir)
+    out = _skeleton.check_out_dir(out_dir)
     data = training_data(recipe)
     seed_everything(recipe.seed)
     encoder, tokenizer = load_encoder()
@@ -221,7 +169,7 @@ def train_minilm_sentiment(
     }
     labels = {name: torch.tensor(y) for name, (_, y) in data.items()}
     cache_started = time.perf_counter()
-    states = {name: _lower_states(model, ids[name], first_tuned) for name in ids}
+    states = {name: lower_states(model, ids[name], first_tuned) for name in ids}
     cache_seconds = time.perf_counter() - cache_started
     say(f"cached layer-{first_tuned} inputs of {sum(map(len, ids.values()))} sentences")
 
@@ -238,41 +186,18 @@ def train_minilm_sentiment(
 
     def evaluate_on(name: str) -> tuple[float, float]:
         """(accuracy, mean cross-entropy) of the current model on a cached set."""
-        model.eval()
-        with torch.no_grad():
-            logits = torch.cat(
-                [
-                    _run_top(model, states[name][i : i + 64], first_tuned)
-                    for i in range(0, len(states[name]), 64)
-                ]
-            )
+        logits = cached_logits(model, states[name], first_tuned)
         accuracy = float((logits.argmax(-1) == labels[name]).float().mean())
         return accuracy, float(F.cross_entropy(logits, labels[name]))
 
     # Stage 1: a linear head on the frozen encoder (full batch; features computed once).
     baseline_started = time.perf_counter()
-    model.eval()
-    with torch.no_grad():
-        frozen = {
-            name: torch.cat(
-                [
-                    _pooled_frozen(model, states[name][i : i + 64], first_tuned)
-                    for i in range(0, len(states[name]), 64)
-                ]
-            )
-            for name in states
-        }
+    frozen = {name: cached_logits(model, states[name], first_tuned, pooled=True) for name in states}
     train_features = torch.cat([frozen["storyworld_train"], frozen["reviews_en_train"]])
     head = model.head[1]
     head.requires_grad_(True)
-    optimizer = torch.optim.AdamW(head.parameters(), lr=recipe.baseline_lr, weight_decay=0.01)
-    for _ in range(recipe.baseline_steps):
-        loss = (
-            F.cross_entropy(head(train_features), train_labels, reduction="none") * weights
-        ).mean()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+    full_batch = {"features": train_features, "labels": train_labels, "weights": weights}
+    train_head(head, full_batch, steps=recipe.baseline_steps, lr=recipe.baseline_lr)
     with torch.no_grad():
         baseline = {
             name: float((head(frozen[name]).argmax(-1) == labels[name]).float().mean())
@@ -290,42 +215,36 @@ def train_minilm_sentiment(
     val_accuracy, val_loss = evaluate_on("reviews_en_val")  # epoch 0: the frozen baseline
     best = ((val_accuracy, -val_loss), {"lr_layers": None, "epoch": 0}, start_state)
     tuned = model.encoder.encoder.layer[first_tuned:]
-    for lr in recipe.lr_layers if recipe.tune_layers else ():
+    current: dict[str, Any] = {"lr": None, "epochs": []}  # the learning rate being tried
+
+    def end_of_epoch(_model: Any) -> dict[str, float]:
+        nonlocal best
+        val_accuracy, val_loss = evaluate_on("reviews_en_val")
+        results = {
+            "val_accuracy": val_accuracy, "val_loss": val_loss,
+            "storyworld_test_accuracy": evaluate_on("storyworld_test")[0],
+        }  # fmt: skip
+        current["epochs"].append(results)
+        if (val_accuracy, -val_loss) > best[0]:
+            state = {n: t.clone() for n, t in model.trained_state().items()}
+            chosen = {"lr_layers": current["lr"], "epoch": len(current["epochs"])}
+            best = ((val_accuracy, -val_loss), chosen, state)
+        return results
+
+    for lr in recipe.lr_layers if recipe.tune_layers and recipe.epochs else ():
         model.load_state_dict(start_state, strict=False)
         tuned.requires_grad_(True)
-        optimizer = torch.optim.AdamW(
-            [
-                {"params": tuned.parameters(), "lr": lr},
-                {"params": model.head.parameters(), "lr": recipe.lr_head},
-            ],
-            weight_decay=recipe.weight_decay,
-        )
-        order = torch.Generator().manual_seed(recipe.seed)
-        for epoch in range(1, recipe.epochs + 1):
-            model.train()
-            total, seen = 0.0, 0
-            perm = torch.randperm(len(train_states), generator=order)
-            for start in range(0, len(perm), recipe.batch_size):
-                idx = perm[start : start + recipe.batch_size]
-                logits = _run_top(model, [train_states[i] for i in idx], first_tuned)
-                loss = (
-                    F.cross_entropy(logits, train_labels[idx], reduction="none") * weights[idx]
-                ).mean()
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                total, seen = total + loss.item() * len(idx), seen + len(idx)
-            val_accuracy, val_loss = evaluate_on("reviews_en_val")
-            record = {
-                "lr_layers": lr, "epoch": epoch, "loss": total / seen,
-                "val_accuracy": val_accuracy, "val_loss": val_loss,
-                "storyworld_test_accuracy": evaluate_on("storyworld_test")[0],
-            }  # fmt: skip
+        current.update(lr=lr, epochs=[])
+        losses = fine_tune(
+            model, first_tuned, (train_states, train_labels, weights), lr=lr,
+            lr_head=recipe.lr_head, weight_decay=recipe.weight_decay,
+            batch_size=recipe.batch_size, epochs=recipe.epochs, seed=recipe.seed,
+            end_of_epoch=end_of_epoch,
+        )  # fmt: skip
+        for epoch, (loss, results) in enumerate(zip(losses, current["epochs"], strict=True), 1):
+            record = {"lr_layers": lr, "epoch": epoch, "loss": loss, **results}
             history.append(record)
             say(f"lr {lr} epoch {epoch}: {record}")
-            key = (val_accuracy, -val_loss)
-            if key > best[0]:
-                best = (key, record, {n: t.clone() for n, t in model.trained_state().items()})
         tuned.requires_grad_(False)
     model.load_state_dict(best[2], strict=False)
     say(f"chosen: lr {best[1]['lr_layers']}, epoch {best[1]['epoch']}")
@@ -342,13 +261,13 @@ def train_minilm_sentiment(
         "reviews_en_train",
     ):  # fmt: skip
         texts, y = data[name]
-        evaluation[name] = _report(predict_texts(shipped, shipped_tokenizer, texts), y)
+        evaluation[name] = report(predict_texts(shipped, shipped_tokenizer, texts), y)
     world_train = set(data["storyworld_train"][0])
     test_texts, test_labels = data["storyworld_test"]
     unseen = [i for i, t in enumerate(test_texts) if t not in world_train]
     if unseen:
         probs = predict_texts(shipped, shipped_tokenizer, [test_texts[i] for i in unseen])
-        evaluation["storyworld_test_unseen"] = _report(probs, [test_labels[i] for i in unseen])
+        evaluation["storyworld_test_unseen"] = report(probs, [test_labels[i] for i in unseen])
     samples = {
         text: dict(zip(LABELS, map(float, p), strict=True))
         for text, p in zip(
@@ -393,24 +312,9 @@ def train_minilm_sentiment(
         "file_bytes": sizes,
         "tolerance": {"accuracy_points": 3.0},
     }
-    metrics["training"]["total_seconds"] = round(time.perf_counter() - started, 1)
-    (out / "metrics.json").write_text(
-        json.dumps(metrics, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-    )
-    (out / "MODEL_CARD.md").write_text(model_card(metrics), encoding="utf-8")
+    _skeleton.write_metrics_and_card(out, metrics, model_card, started)
     say(f"wrote {out}")
     return metrics
-
-
-def _pooled_frozen(
-    model: MiniLMClassifier, states: list[torch.Tensor], first_tuned: int
-) -> torch.Tensor:
-    """Mean-pooled output of the frozen encoder, from cached lower-layer states."""
-    head, model.head = model.head, torch.nn.Identity()
-    try:
-        return _run_top(model, states, first_tuned)
-    finally:
-        model.head = head
 
 
 # ------------------------------------------------------------------------------ the card
@@ -418,128 +322,57 @@ def model_card(metrics: dict[str, Any]) -> str:
     """``MODEL_CARD.md`` for a metrics dict written by :func:`train_minilm_sentiment`."""
     if not isinstance(metrics, dict) or "evaluation" not in metrics:
         raise InputError("metrics must be the dict train_minilm_sentiment writes.")
-    r, d, t, e, enc = (metrics[k] for k in ("recipe", "data", "training", "evaluation", "encoder"))
-    base = metrics["frozen_head_accuracy"]
-    rows = [
-        ("hand-written English reviews, test", "reviews_en_test", "reviews_en_test"),
-        ("StoryWorld English, held out (seed "
-         f"{r['val_seed']})", "storyworld_test", "storyworld_test"),
-        ("Chinese reviews, test (MiniLM cannot read most of it)", "reviews_zh_test",
-         "reviews_zh_test"),
-        ("English training reviews held out for validation (chose lr, epoch)",
-         "reviews_en_val", "reviews_en_val"),
-    ]  # fmt: skip
-    table = "\n".join(
-        f"| {title} | {e[key]['n']} | {e[key]['accuracy']:.3f} | {e[key]['macro_f1']:.3f} | "
-        f"{base[b]:.3f} |"
-        for title, key, b in rows
-    )
+    r, e, pick = metrics["recipe"], metrics["evaluation"], metrics["chosen"]
+    unseen = ""
     if "storyworld_test_unseen" in e:
         u = e["storyworld_test_unseen"]
-        table += f"\n| StoryWorld held out, sentences not in training | {u['n']} | "
-        table += f"{u['accuracy']:.3f} | {u['macro_f1']:.3f} | – |"
+        unseen = (
+            f"\n| StoryWorld held out, sentences not in training | {u['n']} | "
+            f"{u['accuracy']:.3f} | {u['macro_f1']:.3f} | – |"
+        )
     samples = "\n".join(
         f"| {text} | {max(p, key=p.get)} | {p['positive']:.3f} |"
         for text, p in metrics["samples"].items()
     )
-    size = sum(metrics["file_bytes"].values())
-    pick = metrics["chosen"]
-    chosen = (
-        f"lr {pick['lr_layers']:g}, epoch {pick['epoch']}"
-        if pick["epoch"]
-        else "the frozen encoder with the baseline head (no fine-tuning helped)"
+    return render_card(
+        "minilm-sentiment",
+        {
+            **metrics,
+            "tuned": (
+                f"the top {r['tune_layers']} encoder layer(s) and the head were fine-tuned"
+                if r["tune_layers"]
+                else "the encoder is frozen; only the head was trained"
+            ),
+            "chosen": (
+                f"lr {pick['lr_layers']:g}, epoch {pick['epoch']}"
+                if pick["epoch"]
+                else "the frozen encoder with the baseline head (no fine-tuning helped)"
+            ),
+            "encoder_sha256_start": metrics["encoder"]["sha256"][:16],
+            "world_weight": 1 - r["review_weight"],
+            "size_mb": sum(metrics["file_bytes"].values()) / 1e6,
+            "unseen_row": unseen,
+            "sample_rows": samples,
+            "max_length": MAX_LENGTH,
+            "test_error": 1 - e["reviews_en_test"]["accuracy"],
+        },
     )
-    tuned = (
-        f"the top {r['tune_layers']} encoder layer(s) and the head were fine-tuned"
-        if r["tune_layers"]
-        else "the encoder is frozen; only the head was trained"
-    )
-    parts = [
-        "# minilm-sentiment",
-        "An English sentiment classifier (negative / positive) on the pretrained "
-        f"all-MiniLM-L6-v2 encoder: MiniLM → mean pooling → linear head; {tuned}. Load it "
-        'with `lmkit.load("minilm-sentiment")`; it needs `transformers` and the offline '
-        f"`{enc['package']}` package (version {enc['version']}, encoder weights sha256 "
-        f"`{enc['sha256'][:16]}…`). Made by `python -m lmkit.recipes.minilm_sentiment`. "
-        "Introduced in chapter 11 of the lmkit book.",
-        "## Data",
-        f"Training: {d['storyworld_train']:,} English opinion sentences from "
-        f"`StoryWorld({r['seed']}).sentiment` and {d['reviews_en_train']} of the hand-written "
-        "English training reviews of `lmkit.data.reviews` (films, phones, restaurants, hotels…), "
-        f"each group weighted to {1 - r['review_weight']:.0%} / {r['review_weight']:.0%} of the "
-        f"loss. The other {d['reviews_en_val']} training reviews (a seeded, label-balanced "
-        f"{r['review_val_fraction']:.0%}) are the validation set that chose the learning rate "
-        "and the number of epochs. The test sets below were only used for the final "
-        "measurement.",
-        "## Size",
-        f"{metrics['trained_parameters']:,} trained parameters ship in "
-        f"{size / 1e6:.2f} MB (encoder layers as float16, the head as float32); the 22.7M "
-        "encoder parameters come from the encoder package.",
-        "## Training",
-        f"Lower encoder layers frozen and their outputs cached once; a linear head on the "
-        f"frozen encoder first ({r['baseline_steps']} full-batch AdamW steps, lr "
-        f"{r['baseline_lr']}). Then, for each encoder learning rate in {list(r['lr_layers'])}, "
-        f"up to {r['epochs']} epochs of AdamW from the pretrained layer(s) and that head (batch "
-        f"{r['batch_size']}, lr {r['lr_head']} for the head, weight decay {r['weight_decay']}); "
-        f"the validation reviews chose {chosen}. Seeds: training {r['seed']}, held-out "
-        f"{r['val_seed']}. Training took {t['train_seconds']:.0f} s ({t['total_seconds']:.0f} s "
-        f"with loading and measuring) on {t['torch_threads']} CPU thread(s) of a shared "
-        f"{t['cpu_count']}-core machine, torch {t['torch']}.",
-        "## Metrics",
-        "Measured on the shipped files (float16 layers loaded back), texts run through the "
-        "tokenizer as a user's would be.",
-        "| test set | n | accuracy | macro F1 | frozen encoder, head only |\n|---|---|---|---|---|\n"
-        + table,
-        f"Re-running the recipe should land within ±{metrics['tolerance']['accuracy_points']:g} "
-        "accuracy points of each number (the same numbers on the same hardware and versions).",
-        "## Examples",
-        "| text | label | P(positive) |\n|---|---|---|\n" + samples,
-        "## Limitations",
-        "- English only. MiniLM's uncased WordPiece vocabulary turns most Chinese characters "
-        "into `[UNK]`, so Chinese results are close to chance (see the table); use tiny-sentiment "
-        "for Chinese.\n"
-        "- Trained on short, clear, single-sentence opinions. Sarcasm, mixed reviews, long texts "
-        f"(truncated at {MAX_LENGTH} tokens) and domain jargon are often misread.\n"
-        "- Two labels only: neutral or irrelevant text still gets 'negative' or 'positive', "
-        "often with high confidence. Probabilities are not calibrated.\n"
-        f"- {1 - e['reviews_en_test']['accuracy']:.0%} of the hand-written English test "
-        "reviews are misclassified: this is a teaching model, not a production one.",
-    ]
-    return "\n\n".join(parts) + "\n"
 
 
 # ------------------------------------------------------------------------------ command line
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m lmkit.recipes.minilm_sentiment``: train and write the model folder."""
-    parser = argparse.ArgumentParser(
-        prog="python -m lmkit.recipes.minilm_sentiment",
-        description=f"Train minilm-sentiment on the MiniLM encoder ({ENCODER_PACKAGE}).",
-    )
-    parser.add_argument("--out", default="runs/minilm-sentiment", help="output folder")
-    parser.add_argument("--seed", type=int, default=None, help="training seed")
-    parser.add_argument("--epochs", type=int, default=None, help="fine-tuning epochs")
-    parser.add_argument("--tune-layers", type=int, default=None, help="top layers to fine-tune")
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    parser.add_argument("--smoke", action="store_true", help="a seconds-long mechanics test")
-    parser.add_argument("--quiet", action="store_true", help="no progress messages")
-    args = parser.parse_args(argv)
-    if args.threads < 1:
-        raise ConfigError(f"--threads must be >= 1, got {args.threads}.")
-    torch.set_num_threads(args.threads)
-    overrides = {
-        k: v
-        for k, v in (
-            ("seed", args.seed),
-            ("epochs", args.epochs),
-            ("tune_layers", args.tune_layers),
-        )
-        if v is not None
-    }
-    recipe = (
-        MiniLMSentimentRecipe.smoke(**overrides)
-        if args.smoke
-        else MiniLMSentimentRecipe(**overrides)
-    )
+
+    def minilm_arguments(parser: Any) -> None:
+        parser.add_argument("--epochs", type=int, default=None, help="fine-tuning epochs")
+        parser.add_argument("--tune-layers", type=int, default=None, help="top layers to tune")
+
+    args = _skeleton.parse_recipe_args(
+        argv, "lmkit.recipes.minilm_sentiment",
+        f"Train minilm-sentiment on the MiniLM encoder ({ENCODER_PACKAGE}).",
+        steps=False, device=None, add_arguments=minilm_arguments,
+    )  # fmt: skip
+    recipe = _skeleton.recipe_from_args(MiniLMSentimentRecipe, args)
     metrics = train_minilm_sentiment(recipe, args.out, log=None if args.quiet else print)
     if not args.quiet:
         e = metrics["evaluation"]
@@ -554,7 +387,6 @@ __all__ = [
     "MiniLMSentimentRecipe",
     "main",
     "model_card",
-    "predict_texts",
     "train_minilm_sentiment",
     "training_data",
 ]

@@ -7,17 +7,18 @@ Introduced in chapter 11. Run it with::
 What it does, all seeded so that a second run gives the same model:
 
 1. **Data.** Stories from ``StoryWorld(seed)``, each in English or Chinese by a coin flip
-   (:func:`lmkit.recipes.tiny_gpt.story_texts`); held-out stories from ``StoryWorld(val_seed)``.
+   (:func:`lmkit.data.story_corpus.story_texts`); held-out stories from ``StoryWorld(val_seed)``.
    One story is one input, ``[CLS] story [SEP]``, cut at ``max_position`` tokens.
 2. **Tokenizer.** Our byte-level BPE with ``[PAD] [CLS] [SEP] [MASK]``
    (:class:`~lmkit.tokenizers.bert_bpe.BertBPETokenizer`), trained on the first training stories.
 3. **Model.** A small :class:`~lmkit.bert.model.BertForMaskedLM` trained with BERT's masking
-   (:func:`lmkit.bert.mlm.mask_tokens`: 15% of tokens, 80/10/10) by AdamW, warmup + cosine.
+   (:func:`lmkit.bert.mlm.mask_tokens`: 15% of tokens, 80/10/10) by the
+   :class:`~lmkit.training.trainer.Trainer` (AdamW, warmup + cosine).
 4. **Measurements** per language on held-out stories: the masked-LM loss and top-1 accuracy
    on the masked tokens (masking seeded by ``eval_seed``); single-blank accuracy (one random
    token of each story hidden, top-1 and top-5); a few fill-in-the-blank examples.
 5. **Files** into ``--out``: model.safetensors, config.json, tokenizer.json, metrics.json,
-   MODEL_CARD.md, which :func:`lmkit.hub.load` reads.
+   MODEL_CARD.md (rendered from ``cards/tiny-bert.md``), which :func:`lmkit.hub.load` reads.
 """
 
 from __future__ import annotations
@@ -36,10 +37,13 @@ import torch.nn.functional as F
 
 from lmkit.bert.mlm import fill_mask, mask_tokens
 from lmkit.bert.model import IGNORE_INDEX, BertConfig, BertForMaskedLM
+from lmkit.data.story_corpus import LANGS, story_texts
 from lmkit.device import pick_device, seed_everything
 from lmkit.errors import ConfigError
-from lmkit.recipes import _common
-from lmkit.recipes.tiny_gpt import LANGS, story_texts
+from lmkit.recipes import _skeleton
+from lmkit.recipes._bert_inputs import encode_texts, length_batches, pad_batch
+from lmkit.recipes._cards import machine_sentence, render_card, table_cell
+from lmkit.recipes._training import fit_on_stream
 from lmkit.tokenizers.bert_bpe import BertBPETokenizer
 
 FILL_MASK_EXAMPLES = (
@@ -107,17 +111,6 @@ class TinyBertRecipe:
 
 
 # ------------------------------------------------------------------------------ data
-def encode_texts(
-    tokenizer: BertBPETokenizer, texts: Sequence[str], max_len: int
-) -> list[list[int]]:
-    """``[CLS] text [SEP]`` for every text, cut to ``max_len`` tokens (keeping the [SEP])."""
-    out = []
-    for text in texts:
-        ids = tokenizer.encode(text)
-        out.append(ids if len(ids) <= max_len else [*ids[: max_len - 1], tokenizer.sep_id])
-    return out
-
-
 def masked_batches(
     sequences: Sequence[Sequence[int]],
     tokenizer: BertBPETokenizer,
@@ -128,8 +121,8 @@ def masked_batches(
     rng, generator = random.Random(seed), torch.Generator().manual_seed(seed)
     lengths = [len(s) for s in sequences]
     while True:
-        for index in _common.length_batches(lengths, batch_size, rng):
-            ids, mask = _common.pad_batch([sequences[i] for i in index], tokenizer.pad_id)
+        for index in length_batches(lengths, batch_size, rng):
+            ids, mask = pad_batch([sequences[i] for i in index], tokenizer.pad_id)
             masked = mask_tokens(
                 ids, mask_id=tokenizer.mask_id, vocab_size=tokenizer.vocab_size,
                 special_ids=tokenizer.special_tokens.values(), generator=generator,
@@ -155,7 +148,7 @@ def mlm_metrics(
     loss_sum, correct, total = 0.0, 0, 0
     device = next(model.parameters()).device
     for start in range(0, len(sequences), batch_size):
-        ids, mask = _common.pad_batch(sequences[start : start + batch_size], tokenizer.pad_id)
+        ids, mask = pad_batch(sequences[start : start + batch_size], tokenizer.pad_id)
         masked = mask_tokens(
             ids, mask_id=tokenizer.mask_id, vocab_size=tokenizer.vocab_size,
             special_ids=tokenizer.special_tokens.values(), generator=generator,
@@ -213,12 +206,10 @@ def train_tiny_bert(
     recipe = TinyBertRecipe() if recipe is None else recipe
     if not isinstance(recipe, TinyBertRecipe):
         raise ConfigError(f"recipe must be a TinyBertRecipe, got {type(recipe).__name__}.")
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"{out} is a file; out_dir must be a folder.")
+    out = _skeleton.check_out_dir(out_dir)
     target = pick_device(device)
     say = log or (lambda _m: None)
-    started, load_before = time.perf_counter(), _common.load_average()
+    started, load_before = time.perf_counter(), _skeleton.load_average()
 
     train = story_texts(recipe.seed, recipe.train_stories)
     val = story_texts(recipe.val_seed, recipe.val_stories)
@@ -241,7 +232,7 @@ def train_tiny_bert(
     )  # fmt: skip
     model = BertForMaskedLM(config).to(target)
 
-    def during_training() -> dict[str, float]:
+    def during_training(model: BertForMaskedLM) -> dict[str, float]:
         return {
             f"val_loss_{lang}": mlm_metrics(
                 model, tokenizer, ids[: recipe.eval_stories], recipe.eval_seed
@@ -252,11 +243,11 @@ def train_tiny_bert(
     n_params = sum(p.numel() for p in model.parameters())
     say(f"training {n_params:,} parameters for {recipe.steps} steps on {target}")
     fit_started = time.perf_counter()
-    history = _common.train_loop(
+    history = fit_on_stream(
         model, masked_batches(train_ids, tokenizer, recipe.batch_size, recipe.seed),
-        steps=recipe.steps, lr=recipe.lr, min_lr=recipe.min_lr,
+        batch_size=recipe.batch_size, steps=recipe.steps, lr=recipe.lr, min_lr=recipe.min_lr,
         warmup_steps=recipe.warmup_steps, weight_decay=recipe.weight_decay,
-        evaluate=during_training, eval_interval=recipe.eval_interval, log=say,
+        eval_interval=recipe.eval_interval, evaluate=during_training, device=target, log=say,
     )  # fmt: skip
     train_seconds = time.perf_counter() - fit_started
     model = model.cpu().eval()
@@ -300,7 +291,7 @@ def train_tiny_bert(
         },
         "model_config": config.to_dict(),
         "parameters": n_params,
-        "training": _common.training_record(
+        "training": _skeleton.training_record(
             steps=recipe.steps,
             seen=("stories_seen", recipe.steps * recipe.batch_size),
             epochs=recipe.steps * recipe.batch_size / len(train_ids),
@@ -325,99 +316,36 @@ def train_tiny_bert(
             "note": "Expected spread when the recipe is re-run on other hardware or versions.",
         },
     }
-    _common.write_folder(out, model, tokenizer, metrics, model_card, started)
+    _skeleton.write_folder(out, model, tokenizer, metrics, model_card, started)
     say(f"wrote {out}")
     return model, tokenizer, metrics
 
 
 def model_card(metrics: dict[str, Any]) -> str:
     """The ``MODEL_CARD.md`` text for a ``metrics.json`` dict of :func:`train_tiny_bert`."""
-    r, m, d, t, ev = (
-        metrics[k] for k in ("recipe", "model_config", "data", "training", "evaluation")
-    )
-    rows = []
-    for lang, name in (("en", "English"), ("zh", "Chinese")):
-        e = ev[lang]
-        rows += [
-            f"| {name}: masked-LM loss (nats/token) | {e['mlm']['loss']:.3f} |",
-            f"| {name}: masked-token top-1 accuracy | {e['mlm']['accuracy']:.3f} "
-            f"({e['mlm']['tokens']:,} tokens) |",
-            f"| {name}: single blank, top-1 / top-5 | {e['single_blank']['top1']:.3f} / "
-            f"{e['single_blank']['top5']:.3f} ({e['single_blank']['texts']} stories) |",
-        ]
     examples = [
-        f"| {_common.table_cell(text)} | "
-        + ", ".join(f"`{_common.table_cell(tok)}` {p:.2f}" for tok, p in cands)
+        f"| {table_cell(text)} | "
+        + ", ".join(f"`{table_cell(tok)}` {p:.2f}" for tok, p in cands)
         + " |"
         for text, cands in metrics["fill_mask_examples"].items()
     ]
-    tol = metrics["tolerance"]
-    parts = [
-        "# tiny-bert",
-        f"A {m['n_layer']}-layer BERT-style encoder ({metrics['parameters']:,} parameters, "
-        f"{metrics['weights_bytes'] / 1e6:.1f} MB of fp32 safetensors) pretrained from scratch "
-        "with masked language modelling on the English and Chinese stories of "
-        "`lmkit.data.StoryWorld`, by `python -m lmkit.recipes.tiny_bert`. Load it with "
-        '`lmkit.load("tiny-bert")`; fill blanks with `lmkit.bert.mlm.fill_mask`. Introduced in '
-        "chapter 11 of the lmkit book.",
-        "## Data",
-        f"{d['description']} {d['train_stories']:,} training stories "
-        f"({d['train_stories_en']:,} English), {d['train_tokens']:,} tokens; held out: "
-        f"{d['val_stories']['en']:,} English and {d['val_stories']['zh']:,} Chinese stories.",
-        "## Model and tokenizer",
-        f"- Tokenizer: lmkit's byte-level BPE, {d['bpe']['vocab_size']} tokens (256 bytes, "
-        f"{d['bpe']['merges']} merges learned on the first {d['bpe']['trained_on_stories']:,} "
-        "training stories, then `[PAD] [CLS] [SEP] [MASK]`); every Chinese character is a chunk "
-        "of its own (`lmkit.tokenizers.bert_bpe.BERT_PATTERN`). `tokenizer.encode(text)` returns "
-        "`[CLS] … [SEP]`.\n"
-        f"- Encoder: {m['n_layer']} post-LN layers, {m['n_head']} heads, {m['n_embd']} "
-        f"dimensions, feed-forward {m['intermediate']}, at most {m['max_position']} tokens, "
-        "learned positions, exact GELU; BERT's masked-LM head with the decoder tied to the "
-        "word embeddings. Converts to `transformers.BertForMaskedLM` with "
-        "`lmkit.bert.interop.to_hf`.",
-        "## Training",
-        f"{t['steps']} steps of {r['batch_size']} stories ({t['epochs']:.2f} epochs), BERT "
-        "masking (15%; 80% [MASK] / 10% random / 10% kept) drawn afresh for every batch, AdamW "
-        f"(learning rate {r['lr']} → {r['min_lr']}, warmup {r['warmup_steps']} steps then "
-        f"cosine, weight decay {r['weight_decay']} on matrices, clipping at 1.0), no dropout. "
-        f"Seeds: training {r['seed']}, held-out stories {r['val_seed']}, evaluation "
-        f"{r['eval_seed']}. " + _common.machine_sentence(t),
-        "## Metrics",
-        "| metric | value |\n|---|---|\n" + "\n".join(rows),
-        f"Protocol: {metrics['evaluation_protocol']} Chance for a single blank is "
-        f"{ev['en']['single_blank']['chance']:.4f}.",
-        f"Re-running the recipe should land within ±{tol['mlm_loss']:g} of each loss and "
-        f"±{tol['accuracy_points']:g} points of each accuracy (the same numbers on the same "
-        "hardware and library versions, up to floating-point non-determinism).",
-        "## Fill-mask examples",
-        "Top 5 guesses for the blank, with probabilities (greedy, special tokens excluded).",
-        "| text | guesses |\n|---|---|\n" + "\n".join(examples),
-        "## Intended use",
-        "Teaching and demos: what a bidirectional encoder learns from masked tokens, "
-        "fill-in-the-blank, attention maps over a whole sentence, and a starting point for "
-        "fine-tuning (`tiny-sentiment` is fine-tuned from it). Offline, in milliseconds.",
-        "## Limitations",
-        "- It only knows the story world's names, places, foods, animals and sentence "
-        "patterns; on other text its guesses are story-world words or nonsense.\n"
-        "- It fills one token per [MASK]. Every Chinese character is a token of its own, so "
-        "a two-character word (苹果) needs two masks; an English word that the BPE splits "
-        "needs one mask per piece.\n"
-        "- Its context is "
-        f"{m['max_position']} tokens, [CLS] and [SEP] included.\n"
-        "- Small and trained briefly (about one pass over the stories): many blanks have several "
-        "plausible answers and it picks a frequent one, and it has not learned to copy a word "
-        'from earlier in the story ("found her teddy [MASK]" does not give "bear", see the '
-        "examples).",
-    ]
-    return "\n\n".join(parts) + "\n"
+    return render_card(
+        "tiny-bert",
+        {
+            **metrics,
+            "weights_mb": metrics["weights_bytes"] / 1e6,
+            "machine_sentence": machine_sentence(metrics["training"]),
+            "example_rows": "\n".join(examples),
+        },
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m lmkit.recipes.tiny_bert``: train tiny-bert and write the model folder."""
-    args = _common.parse_recipe_args(
+    args = _skeleton.parse_recipe_args(
         argv, "lmkit.recipes.tiny_bert", "Pretrain tiny-bert, the story-world BERT."
     )
-    recipe = _common.recipe_from_args(TinyBertRecipe, args)
+    recipe = _skeleton.recipe_from_args(TinyBertRecipe, args)
     train_tiny_bert(recipe, args.out, device=args.device, log=None if args.quiet else print)
     return 0
 
@@ -425,7 +353,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 __all__ = [
     "FILL_MASK_EXAMPLES",
     "TinyBertRecipe",
-    "encode_texts",
     "main",
     "masked_batches",
     "mlm_metrics",

@@ -12,16 +12,19 @@ machine shared with other jobs, ``--threads 1`` is faster than fighting over bot
 What it does, all seeded so that a second run gives the same model:
 
 1. **Data.** ``train_stories`` stories from ``StoryWorld(seed)``, each in English or Chinese (a
-   coin flip per story), and ``val_stories`` held-out stories from ``StoryWorld(val_seed)``.
-   Every story is preceded by ``<|endoftext|>``, so the model learns where stories begin and end.
+   coin flip per story, :func:`lmkit.data.story_corpus.story_texts`), and ``val_stories``
+   held-out stories from ``StoryWorld(val_seed)``. Every story is preceded by
+   ``<|endoftext|>``, so the model learns where stories begin and end.
 2. **Tokenizer.** Our own byte-level BPE (:class:`~lmkit.tokenizers.ByteBPETokenizer`), trained
    on the first ``bpe_stories`` training stories of both languages, ``<|endoftext|>`` special.
 3. **Model.** A small :class:`~lmkit.gpt.model.GPT` trained by :class:`~lmkit.training.trainer.Trainer`
    (AdamW, warmup + cosine) on random windows of the token stream.
-4. **Measurements** (:func:`grammar_report`): how often its sampled sentences are ones the story
-   grammar can produce, per language; the validation loss; two sample continuations.
+4. **Measurements** (:func:`lmkit.tasks.story_continuation.grammar_report`): how often its
+   sampled sentences are ones the story grammar can produce, per language; the validation
+   loss; two sample continuations.
 5. **Files**: ``model.safetensors`` + ``config.json`` (:func:`lmkit.training.checkpoint.save_model`),
-   ``tokenizer.json``, ``metrics.json`` and ``MODEL_CARD.md``; :func:`lmkit.hub.load` reads them.
+   ``tokenizer.json``, ``metrics.json`` and ``MODEL_CARD.md`` (rendered from
+   ``cards/tiny-gpt.md``); :func:`lmkit.hub.load` reads them.
 
 Reproduction tolerance: the same seeds on the same hardware and library versions give the same
 weights up to floating-point non-determinism. On other hardware (another CPU, a GPU with bf16,
@@ -31,13 +34,9 @@ points and the validation loss within ±0.05 of ``metrics.json``.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import json
 import math
 import os
-import platform
-import random
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -45,37 +44,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import torch
-
-from lmkit.data.story_grammar import is_grammatical, split_sentences
-from lmkit.data.story_world import StoryWorld
-from lmkit.decoding.generation import generate
+from lmkit.data.story_corpus import EOT, LANGS, encode_stories, story_texts
 from lmkit.device import describe_device, pick_device, seed_everything
-from lmkit.errors import ConfigError, InputError, TokenizerError
+from lmkit.errors import ConfigError, InputError
 from lmkit.gpt.model import GPT, GPTConfig
-from lmkit.tokenizers import ByteBPETokenizer, Tokenizer
-from lmkit.training.batching import LMBatches
-from lmkit.training.checkpoint import save_model
-from lmkit.training.trainer import TrainConfig, Trainer
-
-EOT = "<|endoftext|>"
-LANGS = ("en", "zh")
-SAMPLE_PROMPTS = ("我喜欢吃苹果。", "Alice went to the park.")
-
-GRAMMAR_PROTOCOL = (
-    "For each language, prompts are the first sentences of stories from StoryWorld(eval_seed), "
-    "each fed as [<|endoftext|>] + its tokens. The model samples a continuation at the given "
-    "temperature (no top-k/top-p, generation seed eval_seed + sample index) until it emits "
-    "<|endoftext|> or the context (block_size tokens) is full. The continuation (prompt "
-    "excluded) is cut with story_grammar.split_sentences; if it did not end with "
-    "<|endoftext|>, its last piece may be cut off mid-sentence and is dropped. Prompts are "
-    "drawn until n_sentences sentences are collected; the first n_sentences are graded with "
-    "story_grammar.is_grammatical, and pass_rate = grammatical / n_sentences. A sentence in the "
-    "wrong language or a run-on without a full stop counts as a failure; if 4 * n_sentences + "
-    "20 prompts yield fewer sentences (a model that ends every story at once), the missing "
-    "ones count as failures too."
+from lmkit.recipes import _skeleton
+from lmkit.recipes._cards import machine_sentence, render_card, table_cell
+from lmkit.tasks.story_continuation import (
+    GRAMMAR_PROTOCOL,
+    GrammarReport,
+    continue_story,
+    grammar_report,
 )
+from lmkit.tokenizers import ByteBPETokenizer
+from lmkit.training.batching import LMBatches
+from lmkit.training.config import TrainConfig
+from lmkit.training.trainer import Trainer
+
+SAMPLE_PROMPTS = ("我喜欢吃苹果。", "Alice went to the park.")
 
 
 # ------------------------------------------------------------------------------ settings
@@ -163,179 +149,6 @@ class TinyGPTRecipe:
         return dataclasses.asdict(self)
 
 
-# ------------------------------------------------------------------------------ data
-def story_texts(seed: int, n_stories: int) -> list[tuple[str, str]]:
-    """``n_stories`` stories as ``(lang, text)``, the language drawn by a seeded coin flip.
-
-    Each story comes from its own frame, so the corpus holds no translation pairs: nothing
-    tempts the model to spend its capacity on copying names from one language to the other.
-    """
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ConfigError(f"seed must be an integer >= 0, got {seed!r}.")
-    if not _positive_int(n_stories):
-        raise ConfigError(f"n_stories must be an integer >= 1, got {n_stories!r}.")
-    world, coin = StoryWorld(seed), random.Random(seed + 1_000_003)
-    out = []
-    for _ in range(n_stories):
-        lang = "en" if coin.random() < 0.5 else "zh"
-        out.append((lang, world.story(lang).text))
-    return out
-
-
-def eot_id(tokenizer: Tokenizer) -> int:
-    """The id of ``<|endoftext|>``; a clear error for a tokenizer without it."""
-    if EOT not in getattr(tokenizer, "special_tokens", {}):
-        raise TokenizerError(
-            f"This tokenizer has no {EOT!r} special token, which separates stories. Use the "
-            "tokenizer saved with the model (tokenizer.json)."
-        )
-    return tokenizer.special_tokens[EOT]
-
-
-def encode_stories(tokenizer: Tokenizer, stories: Sequence[tuple[str, str]]) -> np.ndarray:
-    """One token stream: ``<|endoftext|>`` before every story. Returns a 1-D int32 array."""
-    eot = eot_id(tokenizer)
-    ids: list[int] = []
-    for _, text in stories:
-        ids.append(eot)
-        ids.extend(tokenizer.encode(text))
-    return np.asarray(ids, dtype=np.int32)
-
-
-# ------------------------------------------------------------------------------ measuring
-@dataclass(frozen=True)
-class GrammarReport:
-    """The graded sentences of :func:`grammar_report` and how many passed."""
-
-    lang: str
-    sentences: tuple[str, ...]
-    grammatical: tuple[bool, ...]
-    samples: int  # continuations drawn to collect the sentences
-    temperature: float
-    seed: int
-    requested: int = 0  # sentences asked for; missing ones count as failures
-
-    @property
-    def pass_rate(self) -> float:
-        """Grammatical sentences / sentences requested (0.0 if nothing was requested or found)."""
-        n = max(self.requested, len(self.grammatical))
-        return sum(self.grammatical) / n if n else 0.0
-
-    def failures(self) -> list[str]:
-        """The sentences that did not pass, for reading what goes wrong."""
-        return [s for s, ok in zip(self.sentences, self.grammatical, strict=True) if not ok]
-
-    def to_dict(self) -> dict[str, Any]:
-        """Counts and rate as JSON-ready data (the sentences themselves are left out)."""
-        return {
-            "pass_rate": self.pass_rate,
-            "requested": max(self.requested, len(self.sentences)),
-            "sentences": len(self.sentences),
-            "grammatical": sum(self.grammatical),
-            "samples": self.samples,
-            "temperature": self.temperature,
-            "seed": self.seed,
-        }
-
-
-def _check_lm(model: Any, tokenizer: Any) -> None:
-    if not isinstance(model, torch.nn.Module) or not hasattr(model, "config"):
-        raise InputError(f"model must be an lmkit GPT, got {type(model).__name__}.")
-    if not isinstance(tokenizer, Tokenizer):
-        raise InputError(f"tokenizer must be an lmkit Tokenizer, got {type(tokenizer).__name__}.")
-
-
-def _check_lang(lang: object) -> str:
-    if lang not in LANGS:
-        raise ConfigError(f"lang must be 'en' or 'zh', got {lang!r}.")
-    return lang  # type: ignore[return-value]
-
-
-def continue_story(
-    model: GPT,
-    tokenizer: Tokenizer,
-    prompt: str,
-    lang: str,
-    *,
-    max_new_tokens: int | None = None,
-    seed: int | None = None,
-    **overrides: Any,
-) -> tuple[str, list[str]]:
-    """Continue ``prompt`` as the start of a story; return ``(text, complete_sentences)``.
-
-    The prompt is fed after ``<|endoftext|>`` (a story start, as in training); generation stops
-    at the next ``<|endoftext|>`` or when the context is full. ``complete_sentences`` splits the
-    continuation with :func:`~lmkit.data.story_grammar.split_sentences` and drops the last piece
-    unless the story ended, since it may be cut off. ``overrides`` go to
-    :func:`lmkit.decoding.generation.generate` (default: greedy). Introduced in chapter 9.
-    """
-    _check_lm(model, tokenizer)
-    _check_lang(lang)
-    if not isinstance(prompt, str):
-        raise InputError(f"prompt must be a str, got {type(prompt).__name__}.")
-    eot = eot_id(tokenizer)
-    ids = [eot, *tokenizer.encode(prompt)]
-    room = model.config.block_size - len(ids)
-    if room < 1:
-        raise InputError(
-            f"The prompt has {len(ids) - 1} tokens, leaving no room in the model's context of "
-            f"{model.config.block_size}. Use a shorter prompt."
-        )
-    budget = room if max_new_tokens is None else max_new_tokens
-    if not _positive_int(budget) or budget > room:
-        raise ConfigError(f"max_new_tokens must be an integer in 1..{room}, got {budget!r}.")
-    out = generate(model, ids, max_new_tokens=budget, eos_id=eot, seed=seed, **overrides)
-    new = out[0, len(ids) :].tolist()
-    ended = eot in new
-    text = tokenizer.decode(new[: new.index(eot)] if ended else new)
-    sentences = split_sentences(text, lang)
-    if not ended and sentences:
-        sentences = sentences[:-1]  # maybe cut off mid-sentence by the token budget
-    return text, sentences
-
-
-def grammar_report(
-    model: GPT,
-    tokenizer: Tokenizer,
-    lang: str,
-    n_sentences: int = 240,
-    *,
-    temperature: float = 0.8,
-    seed: int = 2,
-) -> GrammarReport:
-    """Sample story continuations and grade ``n_sentences`` of their sentences with the grammar.
-
-    The exact protocol is :data:`GRAMMAR_PROTOCOL`. Introduced in chapter 9.
-    """
-    _check_lm(model, tokenizer)
-    _check_lang(lang)
-    if not _positive_int(n_sentences):
-        raise ConfigError(f"n_sentences must be an integer >= 1, got {n_sentences!r}.")
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ConfigError(f"seed must be an integer >= 0, got {seed!r}.")
-    world = StoryWorld(seed)
-    collected: list[str] = []
-    samples, max_samples = 0, 4 * n_sentences + 20  # a model that only ends stories stops here
-    while len(collected) < n_sentences and samples < max_samples:
-        first = world.story(lang).sentences[0]
-        _, sentences = continue_story(
-            model, tokenizer, first, lang, strategy="sample", temperature=temperature,
-            seed=seed + samples,
-        )  # fmt: skip
-        collected.extend(sentences)
-        samples += 1
-    graded = tuple(collected[:n_sentences])
-    return GrammarReport(
-        lang,
-        graded,
-        tuple(is_grammatical(s, lang) for s in graded),
-        samples,
-        float(temperature),
-        seed,
-        n_sentences,
-    )
-
-
 # ------------------------------------------------------------------------------ the run
 @dataclass
 class RecipeResult:
@@ -346,13 +159,6 @@ class RecipeResult:
     metrics: dict[str, Any]
     out_dir: Path
     reports: dict[str, GrammarReport] = field(default_factory=dict)
-
-
-def _load_average() -> list[float] | None:
-    try:
-        return [round(x, 2) for x in os.getloadavg()]
-    except (AttributeError, OSError):  # not on Windows
-        return None
 
 
 def train_tiny_gpt(
@@ -370,14 +176,10 @@ def train_tiny_gpt(
     recipe = TinyGPTRecipe() if recipe is None else recipe
     if not isinstance(recipe, TinyGPTRecipe):
         raise ConfigError(f"recipe must be a TinyGPTRecipe, got {type(recipe).__name__}.")
-    if not isinstance(out_dir, (str, os.PathLike)) or not str(out_dir).strip():
-        raise ConfigError(f"out_dir must be a folder path, got {out_dir!r}.")
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"{out} is a file; out_dir must be a folder (it is created if needed).")
+    out = _skeleton.check_out_dir(out_dir)
     target = pick_device(device)
     say = log or (lambda _message: None)
-    started, load_before = time.perf_counter(), _load_average()
+    started, load_before = time.perf_counter(), _skeleton.load_average()
 
     say(f"data: {recipe.train_stories} training + {recipe.val_stories} held-out stories")
     train_texts = story_texts(recipe.seed, recipe.train_stories)
@@ -446,8 +248,7 @@ def train_tiny_gpt(
         )  # fmt: skip
         samples[prompt] = {"greedy": greedy, f"sample_t{recipe.temperature}": sampled}
 
-    save_model(model, out)
-    tokenizer.save(out / "tokenizer.json")
+    machine = _skeleton.machine(target)
     en_tokens = sum(len(tokenizer.encode(t)) for lang, t in val_texts if lang == "en")
     zh_tokens = sum(len(tokenizer.encode(t)) for lang, t in val_texts if lang == "zh")
     n_en = sum(lang == "en" for lang, _ in val_texts)
@@ -484,21 +285,21 @@ def train_tiny_gpt(
         },
         "model_config": config.to_dict(),
         "parameters": model.num_parameters(),
-        "weights_bytes": (out / "model.safetensors").stat().st_size,
+        "weights_bytes": None,  # set when the weights are written
         "training": {
             "steps": trainer.step,
             "tokens_seen": trainer.step * recipe.batch_size * recipe.block_size,
             "epochs": trainer.step * recipe.batch_size * recipe.block_size / train_ids.size,
             "train_seconds": round(train_seconds, 1),
-            "total_seconds": None,  # filled in below, after the files are written
-            "device": describe_device(target),
-            "torch_threads": torch.get_num_threads(),
-            "cpu_count": os.cpu_count(),
+            "total_seconds": None,  # filled in once the files are written
+            "device": machine["device"],
+            "torch_threads": machine["torch_threads"],
+            "cpu_count": machine["cpu_count"],
             "load_average_before": load_before,
-            "load_average_after": _load_average(),
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-            "torch": torch.__version__,
+            "load_average_after": _skeleton.load_average(),
+            "platform": machine["platform"],
+            "python": machine["python"],
+            "torch": machine["torch"],
             "final_train_loss": history[-1]["loss"],
             "history": [
                 {k: r[k] for k in ("step", "loss", "val_loss", "lr") if k in r} for r in history
@@ -524,121 +325,47 @@ def train_tiny_gpt(
             ),
         },
     }
-    metrics["training"]["total_seconds"] = round(time.perf_counter() - started, 1)
-    (out / "metrics.json").write_text(
-        json.dumps(metrics, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-    )
-    (out / "MODEL_CARD.md").write_text(model_card(metrics), encoding="utf-8")
+    _skeleton.write_folder(out, model, tokenizer, metrics, model_card, started)
     say(f"wrote {out}")
     return RecipeResult(model, tokenizer, metrics, out, reports)
-
-
-def _cell(text: str) -> str:
-    """Text that stays inside one cell of a Markdown table."""
-    return " ".join(text.split()).replace("|", "\\|") or "(empty)"
 
 
 def model_card(metrics: dict[str, Any]) -> str:
     """The ``MODEL_CARD.md`` text for a ``metrics.json`` dict written by :func:`train_tiny_gpt`."""
     if not isinstance(metrics, dict) or "grammar" not in metrics or "model_config" not in metrics:
         raise InputError("metrics must be the dict that train_tiny_gpt writes to metrics.json.")
-    r, m, d, t, g = (metrics[k] for k in ("recipe", "model_config", "data", "training", "grammar"))
-    seeds, tol, bpe = metrics["seeds"], metrics["tolerance"], d["bpe"]
-    samples = [
-        f"| {_cell(prompt)} | {how} | {_cell(text)} |"
-        for prompt, outs in metrics["samples"].items()
-        for how, text in outs.items()
-    ]
+    g = metrics["grammar"]
     rates = [
         f"| grammar pass rate, {name} (T={g[lang]['temperature']}) | {g[lang]['pass_rate']:.3f} "
         f"({g[lang]['grammatical']}/{g[lang]['sentences']} sentences) |"
         for lang, name in (("en", "English"), ("zh", "Chinese"))
     ]
-    parts = [
-        "# tiny-gpt",
-        f"A {m['n_layer']}-layer GPT ({metrics['parameters']:,} parameters, "
-        f"{metrics['weights_bytes'] / 1e6:.1f} MB of fp32 safetensors) that writes short "
-        "children's stories in English and Chinese. It was trained from scratch by "
-        "`python -m lmkit.recipes.tiny_gpt` on the story world of `lmkit.data`, with lmkit's own "
-        'byte-level BPE tokenizer. Load it with `lmkit.load("tiny-gpt")`. Introduced in chapter '
-        "9 of the lmkit book.",
-        "## Data",
-        f"{d['description']} {d['train_stories']:,} training stories "
-        f"({d['train_stories_en']:,} of them English), {d['train_tokens']:,} tokens; "
-        f"{d['val_stories']:,} validation stories, {d['val_tokens']:,} tokens. A story is "
-        f"{d['tokens_per_story']['en']:.0f} tokens long in English and "
-        f"{d['tokens_per_story']['zh']:.0f} in Chinese, on average.",
-        "## Model and tokenizer",
-        f"- Tokenizer: byte-level BPE with {bpe['vocab_size']} tokens: 256 bytes, "
-        f"{bpe['merges']} merges learned on the first {bpe['trained_on_stories']:,} training "
-        "stories, and `<|endoftext|>`, which separates stories.\n"
-        f"- GPT: {m['n_layer']} layers, {m['n_head']} heads, {m['n_embd']} dimensions, a context "
-        f"of {m['block_size']} tokens, learned positions, tied input/output embeddings, no "
-        "dropout.",
-        "## Training",
-        f"{t['steps']} steps of {r['batch_size']} × {r['block_size']} tokens "
-        f"({t['tokens_seen']:,} tokens, {t['epochs']:.2f} epochs) with AdamW: learning rate "
-        f"{r['lr']} → {r['min_lr']} (warmup {r['warmup_steps']} steps, then cosine), weight "
-        f"decay {r['weight_decay']}, gradient clipping at 1.0. Seeds: training {seeds['train']}, "
-        f"validation {seeds['val']}, evaluation {seeds['eval']}. Training took "
-        f"{t['train_seconds']:.0f} s ({t['train_seconds'] / 60:.1f} min) on {t['device']}, "
-        f"a machine with {t['cpu_count']} CPUs whose load average was "
-        f"{t['load_average_before']} before and {t['load_average_after']} after (other jobs "
-        f"shared it), with torch {t['torch']}.",
-        "## Metrics",
-        "| metric | value |\n|---|---|\n"
-        f"| validation loss (nats/token) | {metrics['val_loss']:.4f} |\n" + "\n".join(rates),
-        f"Validation loss: {metrics['val_loss_definition']}.",
-        f"Grammar pass rate: {g['protocol']}",
-        f"Re-running the recipe with the same seeds should land within "
-        f"±{tol['grammar_pass_rate_points']:g} points of each pass rate and ±{tol['val_loss']:g} "
-        "of the validation loss (the very same numbers on the same hardware and library "
-        "versions, up to floating-point non-determinism).",
-        "## Samples",
-        "Each prompt is fed after `<|endoftext|>`, as the first sentence of a story.",
-        "| prompt | decoding | continuation |\n|---|---|---|\n" + "\n".join(samples),
-        "## Intended use",
-        "Teaching and demos: watching a language model learn a small world, sampling and "
-        "temperature, attention maps, KV caching, fine-tuning exercises. It runs anywhere, "
-        "offline, in milliseconds.",
-        "## Limitations",
-        "- It only knows the story world: its names, places, foods, animals and about a hundred "
-        "sentence patterns. Anything else (questions, facts, other topics, long texts) gets "
-        "story-world sentences or nonsense back. It is not a chatbot and knows nothing true "
-        "about the real world.\n"
-        "- Grammatical is not coherent: a story may contradict itself or lose track of who is "
-        "who.\n"
-        "- Some sampled sentences are ungrammatical (see the pass rates); a lower temperature "
-        "helps.\n"
-        f"- Its context is {m['block_size']} tokens. Text outside the story world's vocabulary "
-        "is split into many byte-level tokens it has rarely or never seen.",
+    samples = [
+        f"| {table_cell(prompt)} | {how} | {table_cell(text)} |"
+        for prompt, outs in metrics["samples"].items()
+        for how, text in outs.items()
     ]
-    return "\n\n".join(parts) + "\n"
+    return render_card(
+        "tiny-gpt",
+        {
+            **metrics,
+            "weights_mb": metrics["weights_bytes"] / 1e6,
+            "machine_sentence": machine_sentence(metrics["training"]),
+            "grammar_rows": "\n".join(rates),
+            "sample_rows": "\n".join(samples),
+        },
+    )
 
 
 # ------------------------------------------------------------------------------ command line
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m lmkit.recipes.tiny_gpt``: train and write the model folder."""
-    parser = argparse.ArgumentParser(
-        prog="python -m lmkit.recipes.tiny_gpt",
-        description="Train tiny-gpt, the bilingual story-world GPT shipped with lmkit.",
-    )
-    parser.add_argument("--out", default="runs/tiny-gpt", help="output folder (created)")
-    parser.add_argument("--steps", type=int, default=None, help="optimizer steps")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
-    parser.add_argument("--seed", type=int, default=None, help="training seed")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    parser.add_argument(
-        "--smoke", action="store_true", help="a tiny, seconds-long run that tests the mechanics"
-    )
-    parser.add_argument("--quiet", action="store_true", help="no progress bars or messages")
-    args = parser.parse_args(argv)
-    overrides = {k: v for k, v in (("steps", args.steps), ("seed", args.seed)) if v is not None}
-    recipe = TinyGPTRecipe.smoke(**overrides) if args.smoke else TinyGPTRecipe(**overrides)
-    if args.threads is not None:
-        if args.threads < 1:
-            raise ConfigError(f"--threads must be >= 1, got {args.threads}.")
-        torch.set_num_threads(args.threads)
+    args = _skeleton.parse_recipe_args(
+        argv, "lmkit.recipes.tiny_gpt",
+        "Train tiny-gpt, the bilingual story-world GPT shipped with lmkit.",
+        device="auto", threads=None,
+    )  # fmt: skip
+    recipe = _skeleton.recipe_from_args(TinyGPTRecipe, args)
     result = train_tiny_gpt(
         recipe, args.out, device=args.device, progress=not args.quiet,
         log=None if args.quiet else print,
@@ -652,21 +379,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-__all__ = [
-    "EOT",
-    "GRAMMAR_PROTOCOL",
-    "GrammarReport",
-    "RecipeResult",
-    "TinyGPTRecipe",
-    "continue_story",
-    "encode_stories",
-    "eot_id",
-    "grammar_report",
-    "main",
-    "model_card",
-    "story_texts",
-    "train_tiny_gpt",
-]
+__all__ = ["RecipeResult", "TinyGPTRecipe", "main", "model_card", "train_tiny_gpt"]
 
 if __name__ == "__main__":
     sys.exit(main())

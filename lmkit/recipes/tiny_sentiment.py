@@ -12,8 +12,8 @@ What it does, all seeded:
    the training split of lmkit's hand-written reviews (:func:`lmkit.data.reviews.load_reviews`),
    repeated ``review_repeats`` times because there are few of them.
 2. **Model.** A :class:`~lmkit.bert.model.BertForSequenceClassification` whose encoder starts from
-   tiny-bert's weights (the pooler and classifier start fresh), trained with AdamW, warmup +
-   cosine, dropout 0.1.
+   tiny-bert's weights (the pooler and classifier start fresh), trained by the
+   :class:`~lmkit.training.trainer.Trainer` (AdamW, warmup + cosine), dropout 0.1.
 3. **Measurements.** Accuracy on a held-out StoryWorld test set (``StoryWorld(test_seed)``), per
    language and on its negation and contrast subsets and on the sentences that never occur in
    the training data, and on the hand-written review test splits (English and Chinese).
@@ -34,12 +34,14 @@ import torch
 
 from lmkit.bert.model import BertConfig, BertForMaskedLM, BertForSequenceClassification
 from lmkit.data.reviews import load_reviews
+from lmkit.data.story_corpus import LANGS
 from lmkit.data.story_world import StoryWorld
 from lmkit.device import pick_device, seed_everything
 from lmkit.errors import CheckpointError, ConfigError
-from lmkit.recipes import _common
-from lmkit.recipes.tiny_bert import encode_texts
-from lmkit.recipes.tiny_gpt import LANGS
+from lmkit.recipes import _skeleton
+from lmkit.recipes._bert_inputs import encode_texts, length_batches, pad_batch
+from lmkit.recipes._cards import machine_sentence, render_card
+from lmkit.recipes._training import fit_on_stream
 from lmkit.tokenizers import load_tokenizer
 from lmkit.training.checkpoint import load_model
 
@@ -123,8 +125,8 @@ def labelled_batches(
     rng = random.Random(seed)
     lengths = [len(s) for s in sequences]
     while True:
-        for index in _common.length_batches(lengths, batch_size, rng):
-            ids, mask = _common.pad_batch([sequences[i] for i in index], pad_id)
+        for index in length_batches(lengths, batch_size, rng):
+            ids, mask = pad_batch([sequences[i] for i in index], pad_id)
             target = torch.tensor([labels[i] for i in index], dtype=torch.long)
             yield {"input_ids": ids, "attention_mask": mask, "labels": target}
 
@@ -139,7 +141,7 @@ def predict_labels(
     encoded = encode_texts(tokenizer, texts, model.config.max_position)
     out: list[int] = []
     for start in range(0, len(encoded), batch_size):
-        ids, mask = _common.pad_batch(encoded[start : start + batch_size], tokenizer.pad_id)
+        ids, mask = pad_batch(encoded[start : start + batch_size], tokenizer.pad_id)
         out += model(ids.to(device), mask.to(device)).logits.argmax(-1).tolist()
     return out
 
@@ -185,12 +187,10 @@ def train_tiny_sentiment(
     recipe = TinySentimentRecipe() if recipe is None else recipe
     if not isinstance(recipe, TinySentimentRecipe):
         raise ConfigError(f"recipe must be a TinySentimentRecipe, got {type(recipe).__name__}.")
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"{out} is a file; out_dir must be a folder.")
+    out = _skeleton.check_out_dir(out_dir)
     target = pick_device(device)
     say = log or (lambda _m: None)
-    started, load_before = time.perf_counter(), _common.load_average()
+    started, load_before = time.perf_counter(), _skeleton.load_average()
 
     seed_everything(recipe.seed)  # the pooler and classifier start from this seed
     model, tokenizer = init_from_tiny_bert(init, LABELS, recipe.dropout)
@@ -206,7 +206,7 @@ def train_tiny_sentiment(
     seen = frozenset(texts)
     model.to(target)
 
-    def during_training() -> dict[str, float]:
+    def during_training(model: BertForSequenceClassification) -> dict[str, float]:
         return {
             f"test_accuracy_{lang}": story_world_report(
                 model, tokenizer, lang, min(200, recipe.test_per_lang), recipe.test_seed
@@ -217,11 +217,11 @@ def train_tiny_sentiment(
     n_params = sum(p.numel() for p in model.parameters())
     say(f"fine-tuning {n_params:,} parameters on {len(texts):,} examples, {recipe.steps} steps")
     fit_started = time.perf_counter()
-    history = _common.train_loop(
+    history = fit_on_stream(
         model, labelled_batches(sequences, labels, tokenizer.pad_id, recipe.batch_size, recipe.seed),
-        steps=recipe.steps, lr=recipe.lr, min_lr=recipe.min_lr,
+        batch_size=recipe.batch_size, steps=recipe.steps, lr=recipe.lr, min_lr=recipe.min_lr,
         warmup_steps=recipe.warmup_steps, weight_decay=recipe.weight_decay,
-        evaluate=during_training, eval_interval=recipe.eval_interval, log=say,
+        eval_interval=recipe.eval_interval, evaluate=during_training, device=target, log=say,
     )  # fmt: skip
     train_seconds = time.perf_counter() - fit_started
     model = model.cpu().eval()
@@ -261,7 +261,7 @@ def train_tiny_sentiment(
         },
         "model_config": model.config.to_dict(),
         "parameters": n_params,
-        "training": _common.training_record(
+        "training": _skeleton.training_record(
             steps=recipe.steps,
             seen=("examples_seen", recipe.steps * recipe.batch_size),
             epochs=recipe.steps * recipe.batch_size / len(texts),
@@ -284,75 +284,22 @@ def train_tiny_sentiment(
             "note": "Expected spread when the recipe is re-run on other hardware or versions.",
         },
     }
-    _common.write_folder(out, model, tokenizer, metrics, model_card, started)
+    _skeleton.write_folder(out, model, tokenizer, metrics, model_card, started)
     say(f"wrote {out}")
     return model, tokenizer, metrics
 
 
 def model_card(metrics: dict[str, Any]) -> str:
     """The ``MODEL_CARD.md`` text for a ``metrics.json`` dict of :func:`train_tiny_sentiment`."""
-    r, m, d, t, ev = (
-        metrics[k] for k in ("recipe", "model_config", "data", "training", "evaluation")
+    return render_card(
+        "tiny-sentiment",
+        {
+            **metrics,
+            "label_list": ", ".join(metrics["labels"]),
+            "weights_mb": metrics["weights_bytes"] / 1e6,
+            "machine_sentence": machine_sentence(metrics["training"]),
+        },
     )
-    rows = [f"| StoryWorld test, both languages | {ev['story_world_accuracy']:.3f} |"]
-    for lang, name in (("en", "English"), ("zh", "Chinese")):
-        sw = ev["story_world"][lang]
-        for part, what in (
-            ("all", "all"), ("negation", "with negation"), ("contrast", "with contrast (but)"),
-            ("unseen", "not in the training texts"),
-        ):  # fmt: skip
-            rows.append(
-                f"| StoryWorld test, {name}, {what} | {sw[part]['accuracy']:.3f} "
-                f"(n = {sw[part]['n']}) |"
-            )
-    for lang, name in (("en", "English"), ("zh", "Chinese")):
-        rv = ev["reviews"][lang]
-        rows.append(
-            f"| hand-written reviews, {name} test split | {rv['accuracy']:.3f} (n = {rv['n']}) |"
-        )
-    tol = metrics["tolerance"]
-    sw_train, rv_train = d["story_world_train"], d["reviews_train"]
-    parts = [
-        "# tiny-sentiment",
-        f"A sentiment classifier (labels {', '.join(metrics['labels'])}) for English and Chinese "
-        f"sentences: tiny-bert ({m['n_layer']} layers, {metrics['parameters']:,} parameters, "
-        f"{metrics['weights_bytes'] / 1e6:.1f} MB of fp32 safetensors) fine-tuned by "
-        "`python -m lmkit.recipes.tiny_sentiment`. Load it with "
-        '`lmkit.load("tiny-sentiment")`; `tokenizer.encode(text)` gives `[CLS] … [SEP]`. '
-        "Introduced in chapter 11 of the lmkit book.",
-        "## Data",
-        f"Training: {sw_train['en']:,} English and {sw_train['zh']:,} Chinese opinion sentences "
-        "from `StoryWorld(seed).sentiment` (labels follow the story world's rule: negation "
-        "flips, the clause after 'but' / 但是 decides), plus the training split of lmkit's "
-        f"hand-written reviews ({rv_train['en']} English, {rv_train['zh']} Chinese), repeated "
-        f"{d['review_repeats']} times: {d['train_examples']:,} examples "
-        f"({d['distinct_train_texts']:,} distinct texts, {d['positive_share']:.0%} positive).",
-        "## Training",
-        f"The encoder starts from {metrics['init']}; pooler and classifier start fresh. "
-        f"{t['steps']} steps of {r['batch_size']} examples ({t['epochs']:.1f} epochs), AdamW "
-        f"(learning rate {r['lr']} → {r['min_lr']}, warmup {r['warmup_steps']} then cosine, "
-        f"weight decay {r['weight_decay']}), dropout {r['dropout']}, clipping at 1.0, seed "
-        f"{r['seed']}. " + _common.machine_sentence(t),
-        "## Metrics",
-        "| test set | accuracy |\n|---|---|\n" + "\n".join(rows),
-        f"Protocol: {metrics['evaluation_protocol']}",
-        f"Re-running the recipe should land within ±{tol['story_world_accuracy_points']:g} "
-        f"points on the StoryWorld tests and ±{tol['reviews_accuracy_points']:g} points on the "
-        "small review test sets.",
-        "## Intended use",
-        "Teaching and demos: fine-tuning a pretrained encoder, reading a classifier's attention "
-        "maps and saliency (`inputs_embeds`), comparing with a large pretrained model "
-        "(minilm-sentiment) on the same sentences. Offline, in milliseconds.",
-        "## Limitations",
-        "- It is good at the story world's opinion sentences and much weaker on other text: "
-        "its vocabulary and pretraining come from the story world only, and the hand-written "
-        "reviews it saw are a few hundred sentences (see the review accuracies above).\n"
-        "- It answers one of two labels for every input, even for neutral or off-topic text, "
-        "and its confidence is not calibrated.\n"
-        f"- Inputs longer than {m['max_position']} tokens must be cut.\n"
-        "- Not for decisions about people or products; it is a teaching model.",
-    ]
-    return "\n\n".join(parts) + "\n"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -361,11 +308,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     def init_argument(parser: Any) -> None:
         parser.add_argument("--init", default=str(DEFAULT_INIT), help="tiny-bert folder")
 
-    args = _common.parse_recipe_args(
+    args = _skeleton.parse_recipe_args(
         argv, "lmkit.recipes.tiny_sentiment", "Fine-tune tiny-bert into tiny-sentiment.",
-        init_argument,
+        add_arguments=init_argument,
     )  # fmt: skip
-    recipe = _common.recipe_from_args(TinySentimentRecipe, args)
+    recipe = _skeleton.recipe_from_args(TinySentimentRecipe, args)
     train_tiny_sentiment(
         recipe, args.out, init=args.init, device=args.device, log=None if args.quiet else print
     )

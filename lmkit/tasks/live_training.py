@@ -22,16 +22,16 @@ from typing import Any
 import numpy as np
 import torch
 
+from lmkit.data.story_corpus import EOT, encode_stories, story_texts
 from lmkit.data.story_world import StoryWorld
 from lmkit.decoding.generation import generate
 from lmkit.errors import ConfigError, InputError
 from lmkit.gpt.model import GPT, GPTConfig
-from lmkit.recipes.tiny_gpt import encode_stories, story_texts
 from lmkit.tokenizers import ByteBPETokenizer, CharTokenizer, Tokenizer
 from lmkit.training.batching import LMBatches
-from lmkit.training.trainer import TrainConfig, Trainer
+from lmkit.training.config import TrainConfig
+from lmkit.training.trainer import Trainer
 
-EOT = "<|endoftext|>"
 SOURCES = ("story", "text")
 LANGS = ("en", "zh", "both")
 TOKENIZERS = ("char", "bpe")
@@ -319,7 +319,6 @@ def _split(tokens: np.ndarray, block_size: int) -> tuple[np.ndarray, np.ndarray,
 
 
 __all__ = [
-    "EOT",
     "MAX_TEXT_CHARS",
     "MIN_TEXT_CHARS",
     "LiveTraining",
