@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from lmkit.errors import ConfigError
+from lmkit.validators import check_int
 
 DeviceName = Literal["auto", "cpu", "cuda", "mps"]
 
@@ -95,8 +96,7 @@ def seed_everything(seed: int, deterministic: bool = False) -> torch.Generator:
 
     ``deterministic=True`` also asks torch for deterministic kernels, which is slower on GPUs.
     """
-    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**63:
-        raise ConfigError(f"seed must be a non-negative integer below 2**63, got {seed!r}.")
+    seed = check_int("seed", seed, maximum=2**63 - 1)
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)

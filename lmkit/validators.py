@@ -62,13 +62,22 @@ def check_number(
     maximum: float = math.inf,
     hint: str = "",
     error: type[LmkitError] = ConfigError,
+    *,
+    above: bool = False,
 ) -> float:
-    """``value`` as a ``float`` if it is a finite number in ``minimum..maximum``."""
-    if not is_number(value) or not minimum <= value <= maximum:
-        bounds = (
-            "a finite number"
-            if (minimum, maximum) == (-math.inf, math.inf)
-            else f"a number {_allowed(minimum, maximum)}"
-        )
+    """``value`` as a ``float`` if it is a finite number in ``minimum..maximum``.
+
+    ``above=True`` refuses ``minimum`` itself ("a number > 0"), for learning rates and the like.
+    """
+    low_ok = is_number(value) and (value > minimum if above else value >= minimum)
+    if not low_ok or not value <= maximum:
+        if (minimum, maximum) == (-math.inf, math.inf):
+            bounds = "a finite number"
+        elif above and maximum == math.inf:
+            bounds = f"a number > {minimum}"
+        elif above:
+            bounds = f"a number > {minimum} and <= {maximum}"
+        else:
+            bounds = f"a number {_allowed(minimum, maximum)}"
         raise error(f"{name} must be {bounds}, got {value!r}.{hint}")
     return float(value)

@@ -223,7 +223,7 @@ def test_mha_gradients_match_torch():
 def test_mha_rejects_bad_configs_and_inputs():
     with pytest.raises(ConfigError, match="divisible"):
         MultiHeadAttention(10, 3)
-    with pytest.raises(ConfigError, match="positive integer"):
+    with pytest.raises(ConfigError, match="d_model must be an integer >= 1, got 0"):
         MultiHeadAttention(0, 1)
     with pytest.raises(ConfigError, match="dropout"):
         MultiHeadAttention(8, 2, dropout=1.5)

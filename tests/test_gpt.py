@@ -33,10 +33,10 @@ def ids(b: int, t: int, vocab: int = 37, seed: int = 1) -> torch.Tensor:
 @pytest.mark.parametrize(
     ("overrides", "match"),
     [
-        ({"vocab_size": 0}, "vocab_size must be a positive integer"),
-        ({"block_size": -4}, "block_size must be a positive integer"),
-        ({"n_layer": 2.0}, "n_layer must be a positive integer"),
-        ({"n_head": True}, "n_head must be a positive integer"),
+        ({"vocab_size": 0}, "vocab_size must be an integer >= 1, got 0"),
+        ({"block_size": -4}, "block_size must be an integer >= 1, got -4"),
+        ({"n_layer": 2.0}, r"n_layer must be an integer >= 1, got 2\.0"),
+        ({"n_head": True}, "n_head must be an integer >= 1, got True"),
         ({"n_embd": 30, "n_head": 4}, "divisible by n_head"),
         ({"dropout": 1.0}, r"dropout must be a number in \[0, 1\)"),
         ({"dropout": -0.1}, "dropout"),
@@ -308,9 +308,9 @@ def test_kv_cache_errors():
         model(ids(2, 1), kv_cache=cache)  # autograd on: refused
     with pytest.raises(ConfigError, match="longer than the model's block_size"):
         model.new_kv_cache(1, max_len=25)
-    with pytest.raises(ConfigError, match="max_len must be a positive integer"):
+    with pytest.raises(ConfigError, match="max_len must be an integer >= 1, got 0"):
         model.new_kv_cache(1, max_len=0)
-    with pytest.raises(ConfigError, match="batch_size must be a positive integer"):
+    with pytest.raises(ConfigError, match="batch_size must be an integer >= 1, got 0"):
         model.new_kv_cache(0)
     with pytest.raises(ConfigError, match="floating point"):
         KVCache(1, 1, 1, 4, 4, dtype=torch.int64)

@@ -229,9 +229,9 @@ def test_integer_ids_and_no_boundaries():
 
 
 def test_bad_configuration_is_rejected():
-    with pytest.raises(ConfigError, match="n must be a positive integer"):
+    with pytest.raises(ConfigError, match="n must be an integer >= 1, got 0"):
         NGramModel(0)
-    with pytest.raises(ConfigError, match="n must be a positive integer"):
+    with pytest.raises(ConfigError, match=r"n must be an integer >= 1, got 2\.0"):
         NGramModel(2.0)  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="k \\(add-k smoothing\\)"):
         BigramModel(k=-1)

@@ -61,7 +61,7 @@ def test_table_encodings_reject_positions_out_of_range(cls):
     module = cls(10, 4)
     with pytest.raises(InputError, match="beyond max_len=10"):
         module(4, offset=8)
-    with pytest.raises(InputError, match="non-negative integer"):
+    with pytest.raises(InputError, match="seq_len must be an integer >= 0, got -1"):
         module(-1)
     with pytest.raises(InputError, match="offset"):
         module(2, offset=1.5)

@@ -14,7 +14,6 @@ per *predicted* class.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -25,6 +24,8 @@ from torch import nn
 
 from lmkit.device import pick_device
 from lmkit.errors import ConfigError, InputError
+from lmkit.nn.padding import pad_right
+from lmkit.validators import check_int, check_number
 
 __all__ = [
     "AVERAGES",
@@ -87,10 +88,8 @@ def confusion_matrix(
     seen = int(max(predictions.max(), labels.max())) + 1
     if num_classes is None:
         num_classes = seen
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < seen:
-        raise ConfigError(
-            f"num_classes must be an integer >= {seen} (the largest class id + 1), got {num_classes!r}."
-        )
+    hint = f" The largest class id seen is {seen - 1}."
+    num_classes = check_int("num_classes", num_classes, minimum=seen, hint=hint)
     flat = labels * num_classes + predictions
     return torch.bincount(flat, minlength=num_classes * num_classes).view(num_classes, num_classes)
 
@@ -129,12 +128,7 @@ def precision_recall_f1(
     if average is None:
         return precision, recall, f1
     if average == "binary":
-        if (
-            isinstance(positive, bool)
-            or not isinstance(positive, int)
-            or not 0 <= positive < len(tp)
-        ):
-            raise ConfigError(f"positive must be a class id in [0, {len(tp)}), got {positive!r}.")
+        positive = check_int("positive", positive, maximum=len(tp) - 1, hint=" (a class id)")
         return float(precision[positive]), float(recall[positive]), float(f1[positive])
     weights = (
         actual / actual.sum() if average == "weighted" else torch.full_like(actual, 1 / len(actual))
@@ -181,19 +175,19 @@ def classification_report(
 def pad_token_ids(
     sequences: Sequence[Sequence[int]], pad_id: int = 0
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Right-pad id lists to one (B, T) LongTensor; also return their true lengths (B,)."""
-    if isinstance(sequences, (str, bytes)) or not isinstance(sequences, Sequence) or not sequences:
-        raise InputError("sequences must be a non-empty list of token-id lists.")
-    lengths = [len(s) for s in sequences]
-    if min(lengths) == 0:
+    """Right-pad id lists to one (B, T) LongTensor; also return their true lengths (B,).
+
+    :func:`lmkit.nn.padding.pad_right` does the padding; this adds the rule that every text
+    has at least one token. Introduced in chapter 5.
+    """
+    ids, mask = pad_right(sequences, pad_id)
+    lengths = mask.sum(dim=1)
+    if int(lengths.min()) == 0:
         raise InputError(
-            f"Sequence {lengths.index(0)} is empty; every text needs at least one token "
+            f"Sequence {int(lengths.argmin())} is empty; every text needs at least one token "
             "(drop empty texts or give them an <unk> token)."
         )
-    ids = torch.full((len(sequences), max(lengths)), pad_id, dtype=torch.long)
-    for row, seq in enumerate(sequences):
-        ids[row, : len(seq)] = torch.as_tensor(list(seq), dtype=torch.long)
-    return ids, torch.tensor(lengths)
+    return ids, lengths
 
 
 def token_collate(pad_id: int = 0) -> Collate:
@@ -251,8 +245,7 @@ def _check_data(name: str, data: object, batch_size: object) -> None:
         raise InputError(
             f"{name} must be a non-empty sequence of examples (a list), got {type(data).__name__}."
         )
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}.")
+    check_int("batch_size", batch_size, minimum=1)
 
 
 @torch.no_grad()
@@ -335,10 +328,8 @@ def fit(
     _check_data("train", train, batch_size)
     if val is not None:
         _check_data("val", val, batch_size)
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise ConfigError(f"epochs must be a positive integer, got {epochs!r}.")
-    if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
-        raise ConfigError(f"lr must be a number > 0, got {lr!r}.")
+    check_int("epochs", epochs, minimum=1)
+    check_number("lr", lr, minimum=0, above=True)
     if grad_clip is not None and not grad_clip >= 0:
         raise ConfigError(f"grad_clip must be None/0 (off) or a number > 0, got {grad_clip!r}.")
     device = pick_device(device)

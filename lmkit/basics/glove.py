@@ -15,10 +15,11 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from lmkit.basics.vocabulary import Vocabulary, _flatten, _positive_float, _positive_int
+from lmkit.basics.vocabulary import Vocabulary, _flatten
 from lmkit.basics.word_vectors import WordVectors
 from lmkit.device import pick_device
 from lmkit.errors import ConfigError, InputError
+from lmkit.validators import check_int, check_number
 
 __all__ = [
     "GloVe",
@@ -44,8 +45,8 @@ def cooccurrence_matrix(
 
     ``distance_weighting=False`` adds 1 for every pair instead.
     """
-    vocab_size = _positive_int("vocab_size", vocab_size)
-    window = _positive_int("window", window)
+    vocab_size = check_int("vocab_size", vocab_size, minimum=1)
+    window = check_int("window", window, minimum=1)
     if vocab_size > _MAX_DENSE_VOCAB:
         raise ConfigError(
             f"vocab_size {vocab_size} is too large for a dense matrix (limit {_MAX_DENSE_VOCAB}); "
@@ -68,7 +69,8 @@ def cooccurrence_matrix(
 
 def glove_weight(x: torch.Tensor, x_max: float = 100.0, alpha: float = 0.75) -> torch.Tensor:
     """GloVe's weight ``f(x) = (x / x_max)^α``, capped at 1, so frequent pairs do not dominate."""
-    x_max, alpha = _positive_float("x_max", x_max), _positive_float("alpha", alpha)
+    x_max = check_number("x_max", x_max, minimum=0, above=True)
+    alpha = check_number("alpha", alpha, minimum=0, above=True)
     x = torch.as_tensor(x)
     if (x < 0).any():
         raise InputError("co-occurrence counts must be >= 0.")
@@ -132,7 +134,8 @@ class GloVe(nn.Module):
 
     def __init__(self, vocab_size: int, dim: int, generator: torch.Generator | None = None) -> None:
         super().__init__()
-        vocab_size, dim = _positive_int("vocab_size", vocab_size), _positive_int("dim", dim)
+        vocab_size = check_int("vocab_size", vocab_size, minimum=1)
+        dim = check_int("dim", dim, minimum=1)
         scale = 0.5 / dim
         self.w = nn.Parameter((torch.rand(vocab_size, dim, generator=generator) - 0.5) * 2 * scale)
         self.w_tilde = nn.Parameter(
@@ -188,11 +191,11 @@ def train_glove(
             f"counts must be ({len(vocab)}, {len(vocab)}) for this vocabulary, got {tuple(counts.shape)}."
         )
     dim, epochs, batch_size = (
-        _positive_int("dim", dim),
-        _positive_int("epochs", epochs),
-        _positive_int("batch_size", batch_size),
+        check_int("dim", dim, minimum=1),
+        check_int("epochs", epochs, minimum=1),
+        check_int("batch_size", batch_size, minimum=1),
     )
-    lr = _positive_float("lr", lr)
+    lr = check_number("lr", lr, minimum=0, above=True)
     device = pick_device(device)
     generator = torch.Generator().manual_seed(seed)
     rows, cols = torch.nonzero(counts > 0, as_tuple=True)

@@ -19,6 +19,7 @@ import torch
 
 from lmkit.basics.ngram_counts import BOS, EOS, NGramCounts, _check_sequences
 from lmkit.errors import ConfigError, InputError
+from lmkit.validators import check_int, check_number
 
 __all__ = ["BigramModel", "NGramModel", "TokenScore"]
 
@@ -64,12 +65,8 @@ class NGramModel(NGramCounts):
 
     @staticmethod
     def _check_k(k: float) -> float:
-        if isinstance(k, bool) or not isinstance(k, (int, float)) or not math.isfinite(k) or k < 0:
-            raise ConfigError(
-                f"k (add-k smoothing) must be a finite number >= 0, got {k!r}. "
-                "Use k=0 for raw counts, k=1 for Laplace smoothing, or something small like 0.01."
-            )
-        return float(k)
+        hint = " Use k=0 for raw counts, k=1 for Laplace smoothing, or something small like 0.01."
+        return check_number("k (add-k smoothing)", k, minimum=0, hint=hint)
 
     # ----- probabilities ---------------------------------------------------------------------
 
@@ -98,13 +95,8 @@ class NGramModel(NGramCounts):
         likely token (ties: the first).
         """
         self._require_fitted()
-        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)):
-            raise ConfigError(f"temperature must be a number >= 0, got {temperature!r}.")
-        if not math.isfinite(temperature) or temperature < 0:
-            raise ConfigError(
-                f"temperature must be a finite number >= 0, got {temperature!r}. Use 0 for the "
-                "single most likely token, 1 for the model's own probabilities."
-            )
+        hint = " Use 0 for the single most likely token, 1 for the model's own probabilities."
+        temperature = check_number("temperature", temperature, minimum=0, hint=hint)
         key = self._context(context)
         probs = self._probs_for(key)
         if probs is None:
@@ -210,8 +202,7 @@ class NGramModel(NGramCounts):
         repeatable samples; ``temperature`` as in :meth:`next_token_probs`.
         """
         self._require_fitted()
-        if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 0:
-            raise ConfigError(f"max_tokens must be an integer >= 0, got {max_tokens!r}.")
+        max_tokens = check_int("max_tokens", max_tokens)
         if generator is not None and seed is not None:
             raise ConfigError("Pass either seed or generator, not both.")
         if seed is not None:

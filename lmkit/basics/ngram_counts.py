@@ -19,6 +19,7 @@ from collections.abc import Hashable, Iterable, Sequence
 from typing import Any
 
 from lmkit.errors import ConfigError, InputError
+from lmkit.validators import check_int
 
 __all__ = ["BOS", "EOS", "NGramCounts"]
 
@@ -71,9 +72,7 @@ class NGramCounts:
         unk_token: Hashable | None = None,
         add_boundaries: bool = True,
     ) -> None:
-        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-            raise ConfigError(f"n must be a positive integer (2 for a bigram model), got {n!r}.")
-        self.n = n
+        self.n = check_int("n", n, minimum=1, hint=" (2 for a bigram model)")
         self.add_boundaries = bool(add_boundaries)
         self.unk_token = unk_token
         self._fixed_vocab = vocab is not None

@@ -18,12 +18,12 @@ learning-rate schedule to compare with :func:`lmkit.training.schedule.warmup_cos
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable
 
 import torch
 
 from lmkit.errors import ConfigError, InputError
+from lmkit.validators import check_int, check_number
 
 __all__ = [
     "SGD",
@@ -39,14 +39,6 @@ __all__ = [
 ]
 
 
-def _number(name: str, value: object, *, low: float = 0.0, strict: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ConfigError(f"{name} must be a finite number, got {value!r}.")
-    if value < low or (strict and value == low):
-        raise ConfigError(f"{name} must be {'>' if strict else '>='} {low}, got {value!r}.")
-    return float(value)
-
-
 class ScratchOptimizer:
     """Shared plumbing: a list of parameters, ``zero_grad``, ``step`` and per-parameter state."""
 
@@ -60,7 +52,7 @@ class ScratchOptimizer:
                     "every parameter must be a tensor with requires_grad=True "
                     "(nn.Parameter or torch.zeros(..., requires_grad=True))."
                 )
-        self.lr = _number("lr", lr, strict=True)
+        self.lr = check_number("lr", lr, minimum=0, above=True)
         self.t = 0  # steps taken so far
         self.state: list[dict[str, torch.Tensor]] = [{} for _ in self.params]
 
@@ -102,10 +94,10 @@ class SGDMomentum(ScratchOptimizer):
         weight_decay: float = 0.0,
     ) -> None:
         super().__init__(params, lr)
-        self.momentum = _number("momentum", momentum)
+        self.momentum = check_number("momentum", momentum, minimum=0)
         if self.momentum >= 1:
             raise ConfigError(f"momentum must be < 1 (0.9 is typical), got {momentum!r}.")
-        self.weight_decay = _number("weight_decay", weight_decay)
+        self.weight_decay = check_number("weight_decay", weight_decay, minimum=0)
 
     def _update(self, p, g, state):
         if self.weight_decay:
@@ -135,11 +127,11 @@ class Adam(ScratchOptimizer):
         super().__init__(params, lr)
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ConfigError(f"betas must be a pair (beta1, beta2), got {betas!r}.")
-        self.beta1, self.beta2 = (_number("beta", b) for b in betas)
+        self.beta1, self.beta2 = (check_number("beta", b, minimum=0) for b in betas)
         if not (self.beta1 < 1 and self.beta2 < 1):
             raise ConfigError(f"betas must be in [0, 1), got {betas!r}; (0.9, 0.999) is typical.")
-        self.eps = _number("eps", eps, strict=True)
-        self.weight_decay = _number("weight_decay", weight_decay)
+        self.eps = check_number("eps", eps, minimum=0, above=True)
+        self.weight_decay = check_number("weight_decay", weight_decay, minimum=0)
 
     def _moments(self, g, state):
         if "m" not in state:
@@ -189,21 +181,18 @@ def minibatches(
 
     One pass over the list is one epoch; each batch gives one SGD step.
     """
-    for name, value in (("n_examples", n_examples), ("batch_size", batch_size)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConfigError(f"{name} must be an integer >= 1, got {value!r}.")
+    n_examples = check_int("n_examples", n_examples, minimum=1)
+    batch_size = check_int("batch_size", batch_size, minimum=1)
     order = torch.randperm(n_examples, generator=generator)
     return list(torch.split(order, batch_size))
 
 
 def step_decay(step: int, *, lr: float, step_size: int, gamma: float = 0.1) -> float:
     """``lr · gammaᶠˡᵒᵒʳ⁽ˢᵗᵉᵖ ᐟ ˢᵗᵉᵖ_ˢⁱᶻᵉ⁾``: drop the rate by ``gamma`` every ``step_size`` steps."""
-    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
-        raise ConfigError(f"step must be an integer >= 0, got {step!r}.")
-    if isinstance(step_size, bool) or not isinstance(step_size, int) or step_size < 1:
-        raise ConfigError(f"step_size must be an integer >= 1, got {step_size!r}.")
-    lr = _number("lr", lr, strict=True)
-    gamma = _number("gamma", gamma, strict=True)
+    step = check_int("step", step)
+    step_size = check_int("step_size", step_size, minimum=1)
+    lr = check_number("lr", lr, minimum=0, above=True)
+    gamma = check_number("gamma", gamma, minimum=0, above=True)
     return lr * gamma ** (step // step_size)
 
 
@@ -248,8 +237,7 @@ def optimize_2d(
     """
     if optimizer not in _OPTIMIZERS:
         raise ConfigError(f"optimizer must be one of {sorted(_OPTIMIZERS)}, got {optimizer!r}.")
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ConfigError(f"steps must be an integer >= 1, got {steps!r}.")
+    steps = check_int("steps", steps, minimum=1)
     point = torch.tensor(start, dtype=torch.float64, requires_grad=True)
     if point.shape != (2,):
         raise InputError(f"start must be two numbers (x, y), got {start!r}.")

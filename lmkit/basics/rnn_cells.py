@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lmkit.errors import ConfigError, InputError
+from lmkit.validators import check_int
 
 __all__ = [
     "GRUCell",
@@ -88,12 +89,6 @@ def gru_step(x, h, weight_ih, weight_hh, bias_ih=None, bias_hh=None):
 
 
 # ----------------------------------------------------------------------------- validation
-def _positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"{name} must be a positive integer, got {value!r}.")
-    return value
-
-
 def _check_float_tensor(name: str, value: object) -> torch.Tensor:
     if not isinstance(value, torch.Tensor):
         raise InputError(f"{name} must be a torch.Tensor, got {type(value).__name__}.")
@@ -161,8 +156,8 @@ class _Weights(nn.Module):
 class _Cell(_Weights):
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True) -> None:
         super().__init__()
-        self.input_size = _positive_int("input_size", input_size)
-        self.hidden_size = _positive_int("hidden_size", hidden_size)
+        self.input_size = check_int("input_size", input_size, minimum=1)
+        self.hidden_size = check_int("hidden_size", hidden_size, minimum=1)
         self.bias = bool(bias)
         self._make("", self.input_size, self.bias)
         self.reset_parameters()

@@ -19,9 +19,9 @@ from lmkit.basics.rnn_cells import (
     RNNCell,
     _Cell,
     _check_float_tensor,
-    _positive_int,
 )
 from lmkit.errors import ConfigError, InputError
+from lmkit.validators import check_int
 
 __all__ = ["gradient_vs_distance", "hidden_jacobian_norms", "spectral_radius"]
 
@@ -94,7 +94,7 @@ def gradient_vs_distance(
     """
     if kind not in GATES:
         raise ConfigError(f"kind must be one of {tuple(GATES)}, got {kind!r}.")
-    seq_len = _positive_int("seq_len", seq_len)
+    seq_len = check_int("seq_len", seq_len, minimum=1)
     if radius is not None and (kind != "rnn" or not radius >= 0):
         raise ConfigError(
             f"radius must be a number >= 0 and only applies to kind='rnn', got {radius!r} for {kind!r}."

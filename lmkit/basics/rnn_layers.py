@@ -17,10 +17,10 @@ from lmkit.basics.rnn_cells import (
     State,
     _check_float_tensor,
     _check_torch_type,
-    _positive_int,
     _Weights,
 )
 from lmkit.errors import ConfigError, InputError
+from lmkit.validators import check_int, is_number
 
 __all__ = ["GRU", "LSTM", "RNN"]
 
@@ -38,14 +38,10 @@ class _Recurrent(_Weights):
         dropout: float = 0.0,
     ) -> None:
         super().__init__()
-        self.input_size = _positive_int("input_size", input_size)
-        self.hidden_size = _positive_int("hidden_size", hidden_size)
-        self.num_layers = _positive_int("num_layers", num_layers)
-        if (
-            isinstance(dropout, bool)
-            or not isinstance(dropout, (int, float))
-            or not 0 <= dropout < 1
-        ):
+        self.input_size = check_int("input_size", input_size, minimum=1)
+        self.hidden_size = check_int("hidden_size", hidden_size, minimum=1)
+        self.num_layers = check_int("num_layers", num_layers, minimum=1)
+        if not is_number(dropout) or not 0 <= dropout < 1:
             raise ConfigError(f"dropout must be a number in [0, 1), got {dropout!r}.")
         self.bias, self.batch_first, self.dropout = bool(bias), bool(batch_first), float(dropout)
         for layer in range(self.num_layers):

@@ -14,10 +14,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lmkit.basics.rnn_cells import GATES, _positive_int
+from lmkit.basics.rnn_cells import GATES
 from lmkit.basics.rnn_layers import GRU, LSTM, RNN
 from lmkit.decoding.sampling import sample_next_token
 from lmkit.errors import ConfigError, InputError
+from lmkit.validators import check_int
 
 __all__ = ["RecurrentLM", "SequenceClassifier"]
 
@@ -76,15 +77,16 @@ class RecurrentLM(nn.Module):
         backend: str = "lmkit",
     ) -> None:
         super().__init__()
-        self.vocab_size = _positive_int("vocab_size", vocab_size)
-        embed_dim = _positive_int("embed_dim", hidden_size if embed_dim is None else embed_dim)
+        self.vocab_size = check_int("vocab_size", vocab_size, minimum=1)
+        embed_dim = hidden_size if embed_dim is None else embed_dim
+        embed_dim = check_int("embed_dim", embed_dim, minimum=1)
         self.cell, self.backend = cell, backend
         self.embed = nn.Embedding(vocab_size, embed_dim)
         self.rnn = _make_recurrent(
             cell,
             embed_dim,
-            _positive_int("hidden_size", hidden_size),
-            _positive_int("num_layers", num_layers),
+            check_int("hidden_size", hidden_size, minimum=1),
+            check_int("num_layers", num_layers, minimum=1),
             dropout,
             backend,
         )
@@ -125,12 +127,7 @@ class RecurrentLM(nn.Module):
         ids = list(prompt_ids)
         if not ids:
             raise InputError("prompt_ids is empty: give at least one token to start from.")
-        if (
-            isinstance(max_new_tokens, bool)
-            or not isinstance(max_new_tokens, int)
-            or max_new_tokens < 0
-        ):
-            raise ConfigError(f"max_new_tokens must be an integer >= 0, got {max_new_tokens!r}.")
+        max_new_tokens = check_int("max_new_tokens", max_new_tokens)
         was_training = self.training
         self.eval()
         device = self.head.weight.device
@@ -167,17 +164,17 @@ class SequenceClassifier(nn.Module):
         backend: str = "lmkit",
     ) -> None:
         super().__init__()
-        self.vocab_size = _positive_int("vocab_size", vocab_size)
-        self.num_classes = _positive_int("num_classes", num_classes)
+        self.vocab_size = check_int("vocab_size", vocab_size, minimum=1)
+        self.num_classes = check_int("num_classes", num_classes, minimum=1)
         if self.num_classes < 2:
             raise ConfigError(f"A classifier needs at least 2 classes, got {num_classes}.")
         self.backend = backend
-        self.embed = nn.Embedding(vocab_size, _positive_int("embed_dim", embed_dim))
+        self.embed = nn.Embedding(vocab_size, check_int("embed_dim", embed_dim, minimum=1))
         self.rnn = _make_recurrent(
             cell,
             embed_dim,
-            _positive_int("hidden_size", hidden_size),
-            _positive_int("num_layers", num_layers),
+            check_int("hidden_size", hidden_size, minimum=1),
+            check_int("num_layers", num_layers, minimum=1),
             dropout,
             backend,
         )

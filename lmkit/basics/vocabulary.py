@@ -16,24 +16,13 @@ from dataclasses import dataclass, field
 import torch
 
 from lmkit.errors import ConfigError, InputError
+from lmkit.validators import check_int
 
 __all__ = ["Vocabulary", "build_vocab", "tokenize_sentences"]
 
 _SENTENCE_END = re.compile(r"[.!?。！？\n]+")
 # English words (lower-cased, with inner apostrophes) or single CJK characters.
 _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?|[\u4e00-\u9fff]")
-
-
-def _positive_int(name: str, value: object, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}.")
-    return value
-
-
-def _positive_float(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise ConfigError(f"{name} must be a number > 0, got {value!r}.")
-    return float(value)
 
 
 # ---------------------------------------------------------------- text → ids
@@ -91,9 +80,9 @@ def build_vocab(
     sentences: Iterable[Sequence[str]], *, min_count: int = 1, max_size: int | None = None
 ) -> Vocabulary:
     """Count words and keep those seen at least ``min_count`` times (at most ``max_size``)."""
-    min_count = _positive_int("min_count", min_count)
+    min_count = check_int("min_count", min_count, minimum=1)
     if max_size is not None:
-        max_size = _positive_int("max_size", max_size)
+        max_size = check_int("max_size", max_size, minimum=1)
     counts = Counter(w for s in sentences for w in s)
     kept = sorted(
         ((w, c) for w, c in counts.items() if c >= min_count), key=lambda wc: (-wc[1], wc[0])

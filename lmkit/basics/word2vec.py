@@ -16,10 +16,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lmkit.basics.vocabulary import Vocabulary, _flatten, _positive_float, _positive_int
+from lmkit.basics.vocabulary import Vocabulary, _flatten
 from lmkit.basics.word_vectors import WordVectors
 from lmkit.device import pick_device
 from lmkit.errors import ConfigError, InputError
+from lmkit.validators import check_int, check_number
 
 __all__ = [
     "SkipGram",
@@ -53,7 +54,7 @@ def subsample(
 def _keep_mask(
     ids: torch.Tensor, counts: torch.Tensor, threshold: float, generator: torch.Generator | None
 ) -> torch.Tensor:
-    threshold = _positive_float("threshold", threshold)
+    threshold = check_number("threshold", threshold, minimum=0, above=True)
     freq = counts.double() / counts.sum()
     keep = torch.clamp(torch.sqrt(threshold / freq), max=1.0)
     return torch.rand(len(ids), generator=generator, dtype=torch.float64) < keep[ids]
@@ -66,7 +67,7 @@ def skipgram_pairs(
 
     Returns two (P,) id tensors. Pairs never cross a sentence boundary.
     """
-    window = _positive_int("window", window)
+    window = check_int("window", window, minimum=1)
     return _pairs(*_flatten(sentences), window)
 
 
@@ -158,7 +159,7 @@ class SkipGram(nn.Module):
     def __init__(self, vocab_size: int, dim: int, generator: torch.Generator | None = None) -> None:
         super().__init__()
         self.center = nn.Embedding(
-            _positive_int("vocab_size", vocab_size), _positive_int("dim", dim)
+            check_int("vocab_size", vocab_size, minimum=1), check_int("dim", dim, minimum=1)
         )
         self.context = nn.Embedding(vocab_size, dim)
         with torch.no_grad():  # small random centers, zero contexts: the word2vec starting point
@@ -189,9 +190,11 @@ def train_skipgram(
 ) -> tuple[WordVectors, list[float]]:
     """Train SGNS with Adam on mini-batches of pairs; returns the center vectors and the mean loss
     of each epoch. ``subsample_threshold`` (e.g. 1e-3) turns on frequent-word subsampling."""
-    dim, negatives = _positive_int("dim", dim), _positive_int("negatives", negatives)
-    epochs, batch_size = _positive_int("epochs", epochs), _positive_int("batch_size", batch_size)
-    lr = _positive_float("lr", lr)
+    dim = check_int("dim", dim, minimum=1)
+    negatives = check_int("negatives", negatives, minimum=1)
+    epochs = check_int("epochs", epochs, minimum=1)
+    batch_size = check_int("batch_size", batch_size, minimum=1)
+    lr = check_number("lr", lr, minimum=0, above=True)
     device = pick_device(device)
     generator = torch.Generator().manual_seed(seed)
     ids, owner = _flatten(vocab.encode(sentences))

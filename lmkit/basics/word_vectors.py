@@ -11,8 +11,9 @@ import math
 
 import torch
 
-from lmkit.basics.vocabulary import Vocabulary, _positive_int
+from lmkit.basics.vocabulary import Vocabulary
 from lmkit.errors import ConfigError, InputError
+from lmkit.validators import check_int
 
 __all__ = ["WordVectors", "cosine_matrix", "cosine_similarity", "pca"]
 
@@ -48,7 +49,7 @@ def pca(x: torch.Tensor, k: int = 2) -> tuple[torch.Tensor, torch.Tensor, torch.
     x = torch.as_tensor(x)
     if x.dim() != 2 or x.shape[0] < 2:
         raise InputError(f"pca needs an (N, D) matrix with N >= 2, got shape {tuple(x.shape)}.")
-    k = _positive_int("k", k)
+    k = check_int("k", k, minimum=1)
     if k > min(x.shape):
         raise ConfigError(f"k={k} components need k <= min(N, D) = {min(x.shape)}.")
     centred = x - x.mean(dim=0, keepdim=True)
@@ -85,7 +86,7 @@ class WordVectors:
         scores = self._unit @ (query / query.norm().clamp_min(1e-12))
         if exclude:
             scores[list(exclude)] = -math.inf
-        top = torch.topk(scores, min(_positive_int("k", k), len(self.vocab) - len(exclude)))
+        top = torch.topk(scores, min(check_int("k", k, minimum=1), len(self.vocab) - len(exclude)))
         return [
             (self.vocab.words[i], float(s)) for s, i in zip(top.values, top.indices, strict=True)
         ]

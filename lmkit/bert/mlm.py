@@ -20,6 +20,7 @@ from torch import nn
 
 from lmkit.bert.model import IGNORE_INDEX
 from lmkit.errors import ConfigError, InputError
+from lmkit.validators import check_int, check_number
 
 
 @dataclass(frozen=True)
@@ -57,8 +58,7 @@ def mask_tokens(
         ("replace_prob", replace_prob),
         ("random_prob", random_prob),
     ):
-        if not isinstance(p, (int, float)) or isinstance(p, bool) or not 0.0 <= p <= 1.0:
-            raise ConfigError(f"{name} must be a probability in [0, 1], got {p!r}.")
+        check_number(name, p, minimum=0, maximum=1, hint=" It is a probability.")
     if replace_prob + random_prob > 1.0:
         raise ConfigError(
             f"replace_prob + random_prob must be <= 1 (the rest stays unchanged), got "
@@ -132,8 +132,7 @@ def fill_mask(
             f"The text has no {mask_token} token, so there is nothing to fill in. Write "
             f"{mask_token} where a word is missing, e.g. 'Tom went to the {mask_token}.'"
         )
-    if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
-        raise ConfigError(f"top_k must be a positive integer, got {top_k!r}.")
+    top_k = check_int("top_k", top_k, minimum=1)
     text = text.replace(" " + mask_token, mask_token)
     ids = tokenizer.encode(text, allowed_special={mask_token})
     max_len = model.config.max_position

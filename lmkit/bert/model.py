@@ -14,7 +14,6 @@ the tests check that both give the same logits and attention maps.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
@@ -28,6 +27,7 @@ from lmkit.bert.inputs import check_inputs
 from lmkit.errors import ConfigError, InputError
 from lmkit.nn.attention import scaled_dot_product_attention
 from lmkit.nn.outputs import ClassifierOutput
+from lmkit.validators import check_int, is_int, is_number
 
 IGNORE_INDEX = -100  # label value that does not count in a loss (unmasked tokens, padding)
 
@@ -54,26 +54,21 @@ class BertConfig:
     labels: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        for name in ("vocab_size", "max_position", "n_layer", "n_head", "n_embd", "intermediate"):
-            value = getattr(self, name)
-            if not _is_int(value) or value <= 0:
-                raise ConfigError(f"BertConfig.{name} must be a positive integer, got {value!r}.")
-        if not _is_int(self.type_vocab_size) or self.type_vocab_size < 1:
-            raise ConfigError(
-                f"BertConfig.type_vocab_size must be >= 1, got {self.type_vocab_size!r}."
-            )
+        sizes = ("vocab_size", "max_position", "n_layer", "n_head", "n_embd", "intermediate")
+        for name in (*sizes, "type_vocab_size"):
+            setattr(self, name, check_int(f"BertConfig.{name}", getattr(self, name), minimum=1))
         if self.n_embd % self.n_head:
             raise ConfigError(
                 f"BertConfig.n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head}): "
                 "each head gets n_embd / n_head dimensions."
             )
-        if not _is_int(self.pad_id) or not 0 <= self.pad_id < self.vocab_size:
+        if not is_int(self.pad_id) or not 0 <= self.pad_id < self.vocab_size:
             raise ConfigError(
                 f"BertConfig.pad_id must be an id in [0, {self.vocab_size}), got {self.pad_id!r}."
             )
-        if not _is_real(self.dropout) or not 0.0 <= self.dropout < 1.0:
+        if not is_number(self.dropout) or not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"BertConfig.dropout must be in [0, 1), got {self.dropout!r}.")
-        if not _is_real(self.layer_norm_eps) or not 0.0 < self.layer_norm_eps < 1.0:
+        if not is_number(self.layer_norm_eps) or not 0.0 < self.layer_norm_eps < 1.0:
             raise ConfigError(
                 f"BertConfig.layer_norm_eps must be a small positive number, got "
                 f"{self.layer_norm_eps!r}."
@@ -106,14 +101,6 @@ class BertConfig:
         if unknown:
             raise ConfigError(f"Unknown BertConfig field(s) {unknown}.")
         return cls(**dict(data))
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_real(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 # ------------------------------------------------------------------------------ outputs

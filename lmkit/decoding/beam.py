@@ -40,7 +40,8 @@ from lmkit.decoding.checks import (
 )
 from lmkit.decoding.window import ContextWindow
 from lmkit.errors import ConfigError, InputError
-from lmkit.validators import check_int
+from lmkit.nn.padding import pad_right
+from lmkit.validators import check_int, check_number
 
 
 @dataclass(frozen=True)
@@ -95,9 +96,7 @@ def _check_beam_args(
 ) -> None:
     check_int("num_beams", num_beams, 1, 256, " Try 4 or 5.")
     check_int("max_new_tokens", max_new_tokens, 1, MAX_NEW_TOKENS)
-    lp = length_penalty
-    if not isinstance(lp, (int, float)) or isinstance(lp, bool) or not math.isfinite(lp):
-        raise ConfigError(f"length_penalty must be a finite number, got {lp!r}.")
+    check_number("length_penalty", length_penalty)
     if eos_id is not None:
         check_int("eos_id", eos_id, 0, vocab - 1, " Use None for no end-of-sequence token.")
 
@@ -231,14 +230,9 @@ def _search(
 def _pack(
     finished: list[_Hypothesis], eos_id: int | None, tree: list[BeamNode]
 ) -> BeamSearchResult:
-    width = max(len(h.tokens) for h in finished)
     pad = eos_id if eos_id is not None else 0  # without eos all hypotheses have the same length
-    device = finished[0].tokens.device
-    sequences = torch.full((len(finished), width), pad, dtype=torch.long, device=device)
-    for row, hyp in enumerate(finished):
-        sequences[row, : len(hyp.tokens)] = hyp.tokens
     return BeamSearchResult(
-        sequences=sequences,
+        sequences=pad_right([h.tokens for h in finished], pad)[0],
         scores=torch.tensor([h.score for h in finished]),
         lengths=[h.length for h in finished],
         leaf_ids=[h.node_id for h in finished],

@@ -47,7 +47,8 @@ from lmkit.decoding.sampling import (
 )
 from lmkit.decoding.window import ContextWindow
 from lmkit.errors import ConfigError, InputError
-from lmkit.validators import check_int
+from lmkit.nn.padding import pad_right
+from lmkit.validators import check_int, check_number
 
 STRATEGIES = ("greedy", "sample", "beam")
 
@@ -87,9 +88,7 @@ class GenerationConfig:
         check_top_p(self.top_p)
         check_repetition_penalty(self.repetition_penalty)
         check_int("num_beams", self.num_beams, 1, 256, " Try 4 or 5.")
-        lp = self.length_penalty
-        if not isinstance(lp, (int, float)) or isinstance(lp, bool) or not math.isfinite(lp):
-            raise ConfigError(f"length_penalty must be a finite number, got {lp!r}.")
+        check_number("length_penalty", self.length_penalty)
         for name in ("eos_id", "bos_id"):
             if getattr(self, name) is not None:
                 check_int(name, getattr(self, name), 0, math.inf, " Use None for no such token.")
@@ -237,12 +236,8 @@ def _generate_beam(model: Any, batch: torch.Tensor, config: GenerationConfig) ->
             use_cache=config.use_cache,
         )
         rows.append(result.sequences[0, : batch.shape[1] + result.lengths[0]])
-    width = max(len(r) for r in rows)
     pad = config.eos_id if config.eos_id is not None else 0  # only eos makes rows shorter
-    out = torch.full((len(rows), width), pad, dtype=torch.long, device=rows[0].device)
-    for i, row in enumerate(rows):
-        out[i, : len(row)] = row
-    return out
+    return pad_right(rows, pad)[0]
 
 
 # --------------------------------------------------------------------------- streaming

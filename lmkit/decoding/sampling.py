@@ -19,12 +19,12 @@ value here; NaN and ``+inf`` are not.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import torch
 
 from lmkit.errors import ConfigError, InputError
+from lmkit.validators import check_int, check_number, is_int
 
 
 # --------------------------------------------------------------------------- validation
@@ -54,53 +54,37 @@ def _check_logits(logits: object) -> None:
         )
 
 
-def _is_real(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
 def check_temperature(temperature: object) -> float:
     """Return ``temperature`` as a float, or raise :class:`ConfigError` if it is not a number >= 0."""
-    if not _is_real(temperature) or not math.isfinite(temperature) or temperature < 0:
-        raise ConfigError(
-            f"temperature must be a finite number >= 0, got {temperature!r}. "
-            "Use temperature=0 (or strategy='greedy') for always picking the most likely token, "
-            "1.0 for the model's own distribution, and values in (0, 1) for safer text."
-        )
-    return float(temperature)
+    hint = (
+        " Use temperature=0 (or strategy='greedy') for always picking the most likely token, "
+        "1.0 for the model's own distribution, and values in (0, 1) for safer text."
+    )
+    return check_number("temperature", temperature, minimum=0, hint=hint)
 
 
 def check_top_k(top_k: object) -> int | None:
-    """Return ``top_k`` unchanged, or raise :class:`ConfigError` unless it is None or an int >= 1."""
+    """Return ``top_k`` as an int, or raise :class:`ConfigError` unless it is None or an int >= 1."""
     if top_k is None:
         return None
-    if not isinstance(top_k, int) or isinstance(top_k, bool) or top_k < 1:
-        raise ConfigError(
-            f"top_k must be None (no limit) or an integer >= 1, got {top_k!r}. "
-            "top_k=1 always picks the most likely token; 40-50 is a common choice."
-        )
-    return top_k
+    hint = " Use None for no limit; top_k=1 always picks the most likely token; 40-50 is common."
+    return check_int("top_k", top_k, minimum=1, hint=hint)
 
 
 def check_top_p(top_p: object) -> float | None:
     """Return ``top_p`` as a float, or raise :class:`ConfigError` unless it is None or in (0, 1]."""
     if top_p is None:
         return None
-    if not _is_real(top_p) or not math.isfinite(top_p) or not 0 < top_p <= 1:
-        raise ConfigError(
-            f"top_p must be None or a number in (0, 1], got {top_p!r}. "
-            "top_p=1 keeps every token; 0.9 is a common choice."
-        )
-    return float(top_p)
+    hint = " Use None or top_p=1 to keep every token; 0.9 is a common choice."
+    return check_number("top_p", top_p, minimum=0, maximum=1, hint=hint, above=True)
 
 
 def check_repetition_penalty(penalty: object) -> float:
     """Return ``penalty`` as a float, or raise :class:`ConfigError` unless it is a number > 0."""
-    if not _is_real(penalty) or not math.isfinite(penalty) or penalty <= 0:
-        raise ConfigError(
-            f"repetition_penalty must be a finite number > 0, got {penalty!r}. "
-            "1.0 means no penalty; values around 1.1-1.3 discourage repeats; below 1 encourages them."
-        )
-    return float(penalty)
+    hint = (
+        " 1.0 means no penalty; values around 1.1-1.3 discourage repeats; below 1 encourages them."
+    )
+    return check_number("repetition_penalty", penalty, minimum=0, hint=hint, above=True)
 
 
 # --------------------------------------------------------------------------- the four knobs
@@ -177,9 +161,7 @@ def apply_repetition_penalty(
     penalty = check_repetition_penalty(penalty)
     vocab_size = logits.shape[-1]
     if not isinstance(previous_ids, torch.Tensor):
-        if not isinstance(previous_ids, Sequence) or not all(
-            isinstance(i, int) and not isinstance(i, bool) for i in previous_ids
-        ):
+        if not isinstance(previous_ids, Sequence) or not all(is_int(i) for i in previous_ids):
             raise InputError("previous_ids must be a LongTensor or a list of int token ids.")
         previous_ids = torch.tensor(list(previous_ids), dtype=torch.long, device=logits.device)
     dtype = previous_ids.dtype

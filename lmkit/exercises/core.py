@@ -14,6 +14,7 @@ import secrets
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import torch
@@ -94,9 +95,7 @@ def _load_chapter_modules() -> None:
     global _chapters_loaded
     if _chapters_loaded:
         return
-    import lmkit.exercises as package
-
-    for module in pkgutil.iter_modules(package.__path__):
+    for module in pkgutil.iter_modules([str(Path(__file__).parent)]):  # this package's folder
         if module.name.startswith("ch"):
             importlib.import_module(f"lmkit.exercises.{module.name}")
     _chapters_loaded = True

@@ -30,6 +30,7 @@ from lmkit.nn.positional import (
     RotaryEmbedding,
     SinusoidalPositionalEncoding,
 )
+from lmkit.validators import check_int, check_number, is_number
 
 POS_ENCODINGS = ("learned", "sinusoidal", "rotary")
 
@@ -56,9 +57,7 @@ class GPTConfig:
 
     def __post_init__(self) -> None:
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise ConfigError(f"GPTConfig.{name} must be a positive integer, got {value!r}.")
+            setattr(self, name, check_int(f"GPTConfig.{name}", getattr(self, name), minimum=1))
         for name in ("bias", "tie_weights", "gradient_checkpointing"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(
@@ -79,19 +78,16 @@ class GPTConfig:
                 f"Rotary position encoding rotates pairs of dimensions, so the head size "
                 f"n_embd / n_head must be even, got {self.n_embd} / {self.n_head} = {self.head_dim}."
             )
-        if not _is_real(self.dropout) or not 0.0 <= self.dropout < 1.0:
+        if not is_number(self.dropout) or not 0.0 <= self.dropout < 1.0:
             raise ConfigError(
                 f"GPTConfig.dropout must be a number in [0, 1), got {self.dropout!r}."
             )
-        if not _is_real(self.layer_norm_eps) or not 0.0 < self.layer_norm_eps < 1.0:
+        if not is_number(self.layer_norm_eps) or not 0.0 < self.layer_norm_eps < 1.0:
             raise ConfigError(
                 f"GPTConfig.layer_norm_eps must be a small positive number (e.g. 1e-5), got "
                 f"{self.layer_norm_eps!r}."
             )
-        if not _is_real(self.rotary_base) or not 1.0 < self.rotary_base < math.inf:
-            raise ConfigError(
-                f"GPTConfig.rotary_base must be a finite number > 1, got {self.rotary_base!r}."
-            )
+        check_number("GPTConfig.rotary_base", self.rotary_base, minimum=1, above=True)
 
     @property
     def head_dim(self) -> int:
@@ -135,10 +131,6 @@ class GPTConfig:
                 f"Unknown GPTConfig field(s) {unknown}. Known fields: {sorted(known)}."
             )
         return cls(**dict(data))
-
-
-def _is_real(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 @dataclass
@@ -239,8 +231,7 @@ class GPT(nn.Module):
     ) -> KVCache:
         """An empty :class:`KVCache` sized for this model (defaults: block_size, model device/dtype)."""
         max_len = self.config.block_size if max_len is None else max_len
-        if not isinstance(max_len, int) or isinstance(max_len, bool) or max_len <= 0:
-            raise ConfigError(f"max_len must be a positive integer, got {max_len!r}.")
+        max_len = check_int("max_len", max_len, minimum=1)
         if max_len > self.config.block_size:
             raise ConfigError(
                 f"max_len={max_len} is longer than the model's block_size="

@@ -27,6 +27,7 @@ from lmkit._optional import require
 from lmkit.basics.word_vectors import cosine_matrix
 from lmkit.errors import ConfigError, InputError
 from lmkit.minilm.loader import load_minilm, minilm_folder
+from lmkit.validators import check_int
 
 __all__ = ["encode_sentences", "mean_pool", "similarity_matrix"]
 
@@ -93,8 +94,7 @@ def encode_sentences(
     from lmkit.device import pick_device
 
     texts = _check_texts(texts)
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ConfigError(f"batch_size must be an integer >= 1, got {batch_size!r}.")
+    batch_size = check_int("batch_size", batch_size, minimum=1)
     if backend == "sentence-transformers":
         model = _sentence_transformer(pick_device(device))
         out = model.encode(

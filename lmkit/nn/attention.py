@@ -32,6 +32,7 @@ from lmkit.errors import ConfigError, InputError
 from lmkit.nn.kv_cache import KVCache
 from lmkit.nn.linear import Linear
 from lmkit.nn.positional import RotaryEmbedding, apply_rotary
+from lmkit.validators import check_int
 
 
 def _shape(x: object) -> str:
@@ -168,9 +169,8 @@ class MultiHeadAttention(nn.Module):
         batch_first: bool = True,
     ) -> None:
         super().__init__()
-        for name, value in (("d_model", d_model), ("n_heads", n_heads)):
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise ConfigError(f"{name} must be a positive integer, got {value!r}.")
+        d_model = check_int("d_model", d_model, minimum=1)
+        n_heads = check_int("n_heads", n_heads, minimum=1)
         if d_model % n_heads:
             raise ConfigError(
                 f"d_model ({d_model}) must be divisible by n_heads ({n_heads}) so each head gets "

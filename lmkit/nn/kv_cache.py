@@ -16,6 +16,7 @@ from __future__ import annotations
 import torch
 
 from lmkit.errors import ConfigError, InputError
+from lmkit.validators import check_int
 
 
 class KVCache:
@@ -44,9 +45,9 @@ class KVCache:
             "head_dim": head_dim,
             "max_len": max_len,
         }
-        for name, value in sizes.items():
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise ConfigError(f"KVCache {name} must be a positive integer, got {value!r}.")
+        n_layer, batch_size, n_head, head_dim, max_len = (
+            check_int(f"KVCache {name}", value, minimum=1) for name, value in sizes.items()
+        )
         dtype = dtype if dtype is not None else torch.get_default_dtype()
         if not dtype.is_floating_point:
             raise ConfigError(f"KVCache dtype must be a floating point dtype, got {dtype}.")
@@ -132,16 +133,10 @@ class KVCache:
 
     def crop(self, length: int) -> None:
         """Keep only the first ``length`` positions (e.g. to drop rejected draft tokens)."""
-        if (
-            not isinstance(length, int)
-            or isinstance(length, bool)
-            or not 0 <= length <= self._length
-        ):
-            raise InputError(
-                f"crop length must be an integer in [0, {self._length}] (the current length), "
-                f"got {length!r}."
-            )
-        self._length = length
+        hint = f" The cache holds {self._length} positions."
+        self._length = check_int(
+            "crop length", length, maximum=self._length, hint=hint, error=InputError
+        )
 
     def reorder(self, index: torch.Tensor) -> None:
         """Select batch rows by ``index`` (a 1-D LongTensor), as beam search needs.

@@ -16,23 +16,16 @@ positions ``offset … offset+T-1`` while generating.
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
 from lmkit.errors import ConfigError, InputError
-
-
-def _check_positive_int(name: str, value: object) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-        raise ConfigError(f"{name} must be a positive integer, got {value!r}.")
+from lmkit.validators import check_int, check_number
 
 
 def _check_window(seq_len: int, offset: int, max_len: int, what: str) -> None:
     for name, value in (("seq_len", seq_len), ("offset", offset)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise InputError(f"{what}: {name} must be a non-negative integer, got {value!r}.")
+        check_int(f"{what}: {name}", value, error=InputError)
     if offset + seq_len > max_len:
         raise InputError(
             f"{what}: positions {offset}..{offset + seq_len - 1} are beyond max_len={max_len}. "
@@ -49,8 +42,8 @@ class LearnedPositionalEmbedding(nn.Module):
 
     def __init__(self, max_len: int, dim: int) -> None:
         super().__init__()
-        _check_positive_int("max_len", max_len)
-        _check_positive_int("dim", dim)
+        max_len = check_int("max_len", max_len, minimum=1)
+        dim = check_int("dim", dim, minimum=1)
         self.max_len = max_len
         self.weight = nn.Parameter(torch.empty(max_len, dim))
         nn.init.normal_(self.weight, mean=0.0, std=0.02)
@@ -64,8 +57,8 @@ class LearnedPositionalEmbedding(nn.Module):
 
 def sinusoidal_table(max_len: int, dim: int, base: float = 10000.0) -> torch.Tensor:
     """The 2017 table: ``PE[p, 2i] = sin(p / base^(2i/dim))``, ``PE[p, 2i+1] = cos(same)``."""
-    _check_positive_int("max_len", max_len)
-    _check_positive_int("dim", dim)
+    max_len = check_int("max_len", max_len, minimum=1)
+    dim = check_int("dim", dim, minimum=1)
     position = torch.arange(max_len, dtype=torch.float64).unsqueeze(1)  # (max_len, 1)
     pair = torch.arange(0, dim, 2, dtype=torch.float64)  # the "2i" of the formula
     angle = position / base ** (pair / dim)  # (max_len, ceil(dim/2))
@@ -86,8 +79,7 @@ class SinusoidalPositionalEncoding(nn.Module):
 
     def __init__(self, max_len: int, dim: int, base: float = 10000.0) -> None:
         super().__init__()
-        if not (isinstance(base, (int, float)) and math.isfinite(base) and base > 1):
-            raise ConfigError(f"base must be a finite number > 1, got {base!r}.")
+        check_number("base", base, minimum=1, above=True)
         self.max_len = max_len
         self.register_buffer("table", sinusoidal_table(max_len, dim, base), persistent=False)
 
@@ -121,14 +113,13 @@ class RotaryEmbedding(nn.Module):
 
     def __init__(self, head_dim: int, max_len: int, base: float = 10000.0) -> None:
         super().__init__()
-        _check_positive_int("head_dim", head_dim)
-        _check_positive_int("max_len", max_len)
+        head_dim = check_int("head_dim", head_dim, minimum=1)
+        max_len = check_int("max_len", max_len, minimum=1)
         if head_dim % 2:
             raise ConfigError(
                 f"RotaryEmbedding rotates pairs of dimensions, so head_dim must be even, got {head_dim}."
             )
-        if not (isinstance(base, (int, float)) and math.isfinite(base) and base > 1):
-            raise ConfigError(f"base must be a finite number > 1, got {base!r}.")
+        check_number("base", base, minimum=1, above=True)
         self.head_dim = head_dim
         self.max_len = max_len
         inv_freq = base ** (-torch.arange(0, head_dim, 2, dtype=torch.float64) / head_dim)

@@ -33,6 +33,7 @@ import torch
 
 from lmkit.errors import ConfigError, InputError
 from lmkit.tasks.text_classify import classifier_parts, encode_for_model, model_max_length
+from lmkit.validators import check_int, is_int
 
 __all__ = ["BASELINES", "Saliency", "gradient_x_input", "integrated_gradients"]
 
@@ -91,8 +92,8 @@ def _prepare(loaded: Any, text: str, target: str | int | None) -> dict[str, Any]
         index = int(probs.argmax())
     elif isinstance(target, str) and target in labels:
         index = labels.index(target)
-    elif isinstance(target, int) and not isinstance(target, bool) and 0 <= target < len(labels):
-        index = target
+    elif is_int(target) and 0 <= target < len(labels):
+        index = int(target)
     else:
         raise InputError(f"target must be None, a label in {labels} or an index, got {target!r}.")
     specials = set(getattr(tokenizer, "special_tokens", {}).values())
@@ -167,12 +168,10 @@ def integrated_gradients(
     model evaluations, ``batch_size`` at a time); its error shrinks about as ``1 / steps²``.
     Introduced in chapter 11.
     """
-    if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= MAX_STEPS:
-        raise ConfigError(f"steps must be an integer in 1..{MAX_STEPS}, got {steps!r}.")
+    steps = check_int("steps", steps, minimum=1, maximum=MAX_STEPS)
     if baseline not in BASELINES:
         raise ConfigError(f"baseline must be one of {BASELINES}, got {baseline!r}.")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ConfigError(f"batch_size must be an integer >= 1, got {batch_size!r}.")
+    batch_size = check_int("batch_size", batch_size, minimum=1)
     p = _prepare(loaded, text, target)
     model, tokenizer, input_ids = p["model"], p["tokenizer"], p["input_ids"]
     pad_id = getattr(tokenizer, "pad_id", None)

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 
 from lmkit.basics.word_vectors import pca
 from lmkit.errors import ConfigError, InputError
+from lmkit.validators import check_int
 
 __all__ = ["SearchHit", "SemanticIndex", "faq_index"]
 
@@ -79,8 +80,7 @@ class SemanticIndex:
 
     def search(self, query: str, k: int = 5) -> list[SearchHit]:
         """The ``k`` documents most similar to ``query``, best first (ties: lower index first)."""
-        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-            raise ConfigError(f"k must be an integer >= 1, got {k!r}.")
+        k = check_int("k", k, minimum=1)
         scores = self.scores(query)
         # A stable sort on the negated scores keeps equal scores in index order.
         order = torch.sort(-scores, stable=True).indices[:k].tolist()

@@ -26,7 +26,9 @@ from typing import Any
 
 import torch
 
-from lmkit.errors import ConfigError, InputError
+from lmkit.errors import InputError
+from lmkit.nn.padding import pad_right
+from lmkit.validators import check_int, is_int
 
 __all__ = [
     "TEXT_COLUMN_NAMES",
@@ -73,8 +75,8 @@ def model_max_length(model: Any) -> int | None:
         getattr(config, "max_position_embeddings", None),  # transformers
         getattr(config, "block_size", None),
     ):
-        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-            return value
+        if is_int(value) and value > 0:
+            return int(value)
     return None
 
 
@@ -128,8 +130,7 @@ def predict_batch(loaded: Any, texts: Sequence[str], batch_size: int = 32) -> Ba
     model, tokenizer = classifier_parts(loaded)
     if isinstance(texts, str) or not isinstance(texts, Sequence) or len(texts) == 0:
         raise InputError("texts must be a non-empty list of strings (for one text use classify).")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ConfigError(f"batch_size must be an integer >= 1, got {batch_size!r}.")
+    batch_size = check_int("batch_size", batch_size, minimum=1)
     texts = [_check_text(t, i) for i, t in enumerate(texts)]
     limit = model_max_length(model)
     encoded = [encode_for_model(tokenizer, t, limit) for t in texts]
@@ -145,12 +146,7 @@ def predict_batch(loaded: Any, texts: Sequence[str], batch_size: int = 32) -> Ba
     try:
         for start in range(0, len(encoded), batch_size):
             rows = [ids for ids, _, _ in encoded[start : start + batch_size]]
-            length = max(map(len, rows))
-            ids = torch.full((len(rows), length), pad_id, dtype=torch.long)
-            mask = torch.zeros(len(rows), length, dtype=torch.long)  # 1 = real token
-            for r, row in enumerate(rows):
-                ids[r, : len(row)] = torch.tensor(row)
-                mask[r, : len(row)] = 1
+            ids, mask = pad_right(rows, pad_id)  # mask: 1 = real token
             logits = model(ids.to(device), mask.to(device)).logits
             chunks.append(torch.softmax(logits.float(), dim=-1).cpu())
     finally:
@@ -279,9 +275,8 @@ def classify_csv(
     """
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise InputError(f"data must be the file's bytes, got {type(data).__name__}.")
-    for name, limit in (("max_bytes", max_bytes), ("max_rows", max_rows)):
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise ConfigError(f"{name} must be an integer >= 1, got {limit!r}.")
+    max_bytes = check_int("max_bytes", max_bytes, minimum=1)
+    max_rows = check_int("max_rows", max_rows, minimum=1)
     data = bytes(data)
     if len(data) > max_bytes:
         raise InputError(

@@ -4,9 +4,10 @@ Introduced in chapter 2. All share :class:`Tokenizer`'s interface, so the models
 pipeline and the app work with any of them.
 """
 
-from lmkit.tokenizers.base import Tokenizer, load_tokenizer
+from lmkit.tokenizers.base import Tokenizer
 from lmkit.tokenizers.bpe import ByteBPETokenizer
 from lmkit.tokenizers.char import CharTokenizer
 from lmkit.tokenizers.hf import HFTokenizer
+from lmkit.tokenizers.loading import load_tokenizer
 
 __all__ = ["ByteBPETokenizer", "CharTokenizer", "HFTokenizer", "Tokenizer", "load_tokenizer"]

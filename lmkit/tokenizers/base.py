@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from lmkit.errors import ConfigError, InputError, TokenizerError
+from lmkit.validators import is_int
 
 FORMAT_VERSION = 1
 
@@ -335,7 +336,7 @@ def read_tokenizer_file(path: Path) -> dict[str, Any]:
             "other libraries load through HFTokenizer.from_pretrained(directory)."
         )
     version = data.get("format_version")
-    if not isinstance(version, int) or isinstance(version, bool):
+    if not is_int(version):
         raise TokenizerError(f'{path} has no valid "format_version" field; save it again.')
     if version > FORMAT_VERSION:
         raise TokenizerError(
@@ -343,20 +344,3 @@ def read_tokenizer_file(path: Path) -> dict[str, Any]:
             f"({FORMAT_VERSION}). Upgrade lmkit."
         )
     return data
-
-
-# Tokenizer types defined outside lmkit.tokenizers, by the module that registers them; they are
-# imported only when a file of that type is loaded.
-LAZY_TYPES: dict[str, str] = {"bert_byte_bpe": "lmkit.tokenizers.bert_bpe"}
-
-
-def load_tokenizer(path: str | Path) -> Tokenizer:
-    """Load any tokenizer saved by lmkit, choosing the class from the file's ``"type"``."""
-    import importlib
-
-    import lmkit.tokenizers  # noqa: F401  (registers every tokenizer type)
-
-    type_name = read_tokenizer_file(Path(path))["type"]
-    if type_name not in Tokenizer._registry and type_name in LAZY_TYPES:
-        importlib.import_module(LAZY_TYPES[type_name])
-    return Tokenizer.load(path)

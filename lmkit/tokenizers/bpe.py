@@ -30,6 +30,7 @@ from tqdm.auto import tqdm
 
 from lmkit.errors import ConfigError, InputError, TokenizerError
 from lmkit.tokenizers.base import Tokenizer, normalize_special_tokens
+from lmkit.validators import check_int
 
 DEFAULT_PATTERN = (
     r"(?i:'s|'t|'re|'ve|'m|'ll|'d)"  # English contractions: "don't" -> "don", "'t"
@@ -232,13 +233,8 @@ class ByteBPETokenizer(Tokenizer):
         if isinstance(special_tokens, Mapping):  # ids are always assigned after the merges
             special_tokens = sorted(special_tokens, key=special_tokens.__getitem__)
         names = list(normalize_special_tokens(special_tokens, 0))
-        if not isinstance(vocab_size, int) or isinstance(vocab_size, bool):
-            raise ConfigError(f"vocab_size must be an integer, got {vocab_size!r}.")
-        if vocab_size < 256 + len(names):
-            raise ConfigError(
-                f"vocab_size={vocab_size} is too small: a byte-level BPE needs 256 byte tokens "
-                f"plus {len(names)} special token(s), so at least {256 + len(names)}."
-            )
+        hint = f" A byte-level BPE needs 256 byte tokens plus {len(names)} special token(s)."
+        vocab_size = check_int("vocab_size", vocab_size, minimum=256 + len(names), hint=hint)
         if not isinstance(text, str):
             raise InputError(f"Expected training text as a str, got {type(text).__name__}.")
         if not text:

@@ -12,6 +12,7 @@ import plotly.graph_objects as go
 import torch
 
 from lmkit.errors import InputError
+from lmkit.validators import is_int
 from lmkit.viz.core import labelled_heatmap
 from lmkit.viz.tokens import plotly_text
 
@@ -33,7 +34,7 @@ def generation_attention_heatmap(
     """
     matrix = torch.as_tensor(weights, dtype=torch.float32).detach().cpu()
     tokens = [plotly_text(token) for token in tokens]
-    if isinstance(prompt_length, bool) or not isinstance(prompt_length, int):
+    if not is_int(prompt_length):
         raise InputError(f"prompt_length must be an integer, got {prompt_length!r}.")
     generated = len(tokens) - prompt_length
     if not 0 <= prompt_length < len(tokens) or matrix.shape != (generated, len(tokens)):

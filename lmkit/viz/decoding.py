@@ -16,6 +16,7 @@ import plotly.graph_objects as go
 from lmkit.decoding.beam import BeamNode, BeamSearchResult
 from lmkit.decoding.generation import TokenStep
 from lmkit.errors import InputError
+from lmkit.validators import check_int
 from lmkit.viz.core import TEMPLATE
 from lmkit.viz.tokens import plotly_text
 
@@ -64,8 +65,7 @@ def next_token_bars(
     """
     if not isinstance(step, TokenStep):
         raise InputError(f"step must be a TokenStep from lmkit.decoding.generation.stream, got {step!r}.")
-    if not isinstance(top, int) or isinstance(top, bool) or top < 1:
-        raise InputError(f"top must be an integer >= 1, got {top!r}.")
+    top = check_int("top", top, minimum=1, error=InputError)
     raw = dict(zip(step.top_ids, step.top_probs, strict=True))
     raw[step.token_id] = step.raw_prob
     ids: list[int] = []

@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 import torch
 
 from lmkit.errors import InputError
+from lmkit.validators import check_int
 from lmkit.viz.core import TEMPLATE, labelled_heatmap
 from lmkit.viz.tokens import plotly_text as _show
 
@@ -46,8 +47,8 @@ def next_token_bar(
         raise InputError("probs is empty: there is nothing to plot.")
     if any(not math.isfinite(v) or v < 0 for v in values):
         raise InputError("probs must be finite and non-negative (they are probabilities).")
-    if top is not None and (not isinstance(top, int) or isinstance(top, bool) or top < 1):
-        raise InputError(f"top must be a positive integer or None, got {top!r}.")
+    if top is not None:
+        top = check_int("top", top, minimum=1, hint=" Use None for every token.", error=InputError)
     # Stable sort: equal probabilities keep the vocabulary order, so the figure is repeatable.
     order = sorted(range(len(values)), key=lambda i: -values[i])
     if top is not None:

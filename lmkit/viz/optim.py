@@ -12,6 +12,7 @@ import plotly.graph_objects as go
 import torch
 
 from lmkit.errors import InputError
+from lmkit.validators import check_int
 from lmkit.viz.core import TEMPLATE
 
 __all__ = ["function_curves", "loss_surface"]
@@ -67,8 +68,7 @@ def loss_surface(
     path such as :func:`lmkit.basics.optimizers.optimize_2d` returns. With ``log_scale`` the
     contours show ``log10(1 + loss)``, so a valley stays visible next to steep walls.
     """
-    if not isinstance(resolution, int) or resolution < 2:
-        raise InputError(f"resolution must be an integer >= 2, got {resolution!r}.")
+    resolution = check_int("resolution", resolution, minimum=2, error=InputError)
     if x_range[0] >= x_range[1] or y_range[0] >= y_range[1]:
         raise InputError(f"ranges must be (low, high) with low < high; got {x_range}, {y_range}.")
     xs = torch.linspace(x_range[0], x_range[1], resolution, dtype=torch.float64)

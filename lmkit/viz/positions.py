@@ -12,8 +12,9 @@ from collections.abc import Sequence
 import plotly.graph_objects as go
 import torch
 
-from lmkit.errors import ConfigError, InputError
+from lmkit.errors import InputError
 from lmkit.nn.positional import RotaryEmbedding, apply_rotary, sinusoidal_table
+from lmkit.validators import check_int, check_number
 from lmkit.viz.core import TEMPLATE
 
 __all__ = [
@@ -22,18 +23,6 @@ __all__ = [
     "sinusoid_waves",
     "sinusoidal_heatmap",
 ]
-
-
-def _positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ConfigError(f"{name} must be a positive integer, got {value!r}.")
-    return value
-
-
-def _check_base(base: object) -> float:
-    if isinstance(base, bool) or not isinstance(base, (int, float)) or not 1 < base < math.inf:
-        raise ConfigError(f"base must be a finite number > 1, got {base!r}.")
-    return float(base)
 
 
 def sinusoidal_heatmap(
@@ -45,9 +34,9 @@ def sinusoidal_heatmap(
     left columns flicker quickly down the rows and the right ones barely change.
     Introduced in chapter 6.
     """
-    _positive_int("max_len", max_len)
-    _positive_int("dim", dim)
-    table = sinusoidal_table(max_len, dim, _check_base(base))
+    max_len = check_int("max_len", max_len, minimum=1)
+    dim = check_int("dim", dim, minimum=1)
+    table = sinusoidal_table(max_len, dim, check_number("base", base, minimum=1, above=True))
     fig = go.Figure(
         go.Heatmap(
             z=table.tolist(),
@@ -82,15 +71,14 @@ def sinusoid_waves(
     Dimension ``2i`` has wavelength ``2π · base^(2i/dim)`` positions; the legend shows it.
     Introduced in chapter 6.
     """
-    _positive_int("max_len", max_len)
-    _positive_int("dim", dim)
-    base = _check_base(base)
+    max_len = check_int("max_len", max_len, minimum=1)
+    dim = check_int("dim", dim, minimum=1)
+    base = check_number("base", base, minimum=1, above=True)
     dims = list(dims)
     if not dims:
         raise InputError("dims is empty: give at least one dimension to plot, e.g. (0, 2, 8).")
     for d in dims:
-        if isinstance(d, bool) or not isinstance(d, int) or not 0 <= d < dim:
-            raise InputError(f"every entry of dims must be an integer in 0..{dim - 1}, got {d!r}.")
+        check_int("every entry of dims", d, maximum=dim - 1, error=InputError)
     table = sinusoidal_table(max_len, dim, base)
     fig = go.Figure()
     for d in dims:
@@ -173,14 +161,13 @@ def rotary_relative_scores(
     dim = q.shape[0]
     if dim % 2:
         raise InputError(f"rotary needs an even head size, got {dim}.")
-    _positive_int("max_distance", max_distance)
+    max_distance = check_int("max_distance", max_distance, minimum=1)
     starts = list(starts)
     if not starts:
         raise InputError("starts is empty: give at least one start position, e.g. (0, 20).")
     for p in starts:
-        if isinstance(p, bool) or not isinstance(p, int) or p < 0:
-            raise InputError(f"every start must be a non-negative integer, got {p!r}.")
-    base = _check_base(base)
+        check_int("every start", p, error=InputError)
+    base = check_number("base", base, minimum=1, above=True)
     length = max(starts) + max_distance + 1
     cos, sin = RotaryEmbedding(dim, length, base).cos_sin(length, dtype=torch.float64)  # (L, D)
     rotated_q = apply_rotary(q.expand(length, dim), cos, sin)  # row p: q as if at position p

@@ -16,6 +16,7 @@ import torch
 
 from lmkit.errors import InputError
 from lmkit.tasks.saliency import Saliency
+from lmkit.validators import check_int
 from lmkit.viz.core import TEMPLATE
 from lmkit.viz.tokens import display_width, finish_box_figure, plotly_text, visible, wrap_boxes
 
@@ -51,8 +52,7 @@ def token_saliency(
         raise InputError("The saliency must have one score per token, and at least one token.")
     if not all(math.isfinite(s) for s in scores):
         raise InputError("Saliency scores must be finite numbers.")
-    if isinstance(row_width, bool) or not isinstance(row_width, int) or row_width < 8:
-        raise InputError(f"row_width must be an integer >= 8, got {row_width!r}.")
+    row_width = check_int("row_width", row_width, minimum=8, error=InputError)
     scale = max(abs(s) for s in scores)
     shapes, annotations, xs, ys = [], [], [], []
     row_height = 1.5

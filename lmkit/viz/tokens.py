@@ -14,6 +14,7 @@ import plotly.graph_objects as go
 import torch
 
 from lmkit.errors import InputError
+from lmkit.validators import check_int, is_int
 from lmkit.viz.core import TEMPLATE
 
 # Soft, clearly different colours; neighbours always differ because colour follows position.
@@ -116,10 +117,9 @@ def token_boxes(
             f"pieces and ids must have the same length, got {len(pieces)} and {len(ids)}. "
             "Use tokenizer.tokenize(text) and tokenizer.encode(text) on the same text."
         )
-    if not isinstance(row_width, int) or isinstance(row_width, bool) or row_width < 4:
-        raise InputError(f"row_width must be an integer >= 4, got {row_width!r}.")
+    row_width = check_int("row_width", row_width, minimum=4, error=InputError)
     for token_id in ids:
-        if isinstance(token_id, bool) or not isinstance(token_id, int):
+        if not is_int(token_id):
             raise InputError(f"ids must be integers, got {token_id!r}.")
     labels = [visible(piece) for piece in pieces]
     shapes, annotations = [], []
@@ -204,7 +204,7 @@ def compression_curve(
     xs = list(num_merges)
     if not xs:
         raise InputError("num_merges is empty: give at least one merge count.")
-    if any(isinstance(m, bool) or not isinstance(m, int) or m < 0 for m in xs):
+    if any(not is_int(m) or m < 0 for m in xs):
         raise InputError(f"num_merges must be non-negative integers, got {xs!r}.")
     if not series:
         raise InputError("series is empty: give at least one named list of ratios.")
@@ -258,7 +258,7 @@ def token_count_bar(
                 f"{sorted(names)}; use the same tokenizers for every text."
             )
         values = [per_tokenizer[name] for name in names]
-        if any(isinstance(v, bool) or not isinstance(v, int) or v < 0 for v in values):
+        if any(not is_int(v) or v < 0 for v in values):
             raise InputError(f"counts[{label!r}] must hold non-negative integer token counts.")
         fig.add_trace(go.Bar(x=names, y=values, name=label, text=values, textposition="outside"))
     fig.update_xaxes(title="tokenizer")
