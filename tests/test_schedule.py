@@ -71,9 +71,9 @@ def test_constant_schedule() -> None:
         ({"step": -1}, "step must be an integer >= 0"),
         ({"step": 1.5}, "step must be an integer"),
         ({"step": True}, "step must be an integer"),
-        ({"max_lr": 0.0}, "max_lr must be > 0"),
-        ({"max_lr": float("nan")}, "max_lr must be a finite number"),
-        ({"min_lr": -1e-5}, "min_lr must be >= 0"),
+        ({"max_lr": 0.0}, "max_lr must be a number > 0, got 0.0"),
+        ({"max_lr": float("nan")}, "max_lr must be a number > 0, got nan"),
+        ({"min_lr": -1e-5}, "min_lr must be a number >= 0"),
         ({"min_lr": 1.0}, "must not exceed max_lr"),
         ({"warmup_steps": -2}, "warmup_steps must be an integer >= 0"),
         ({"warmup_steps": 20, "decay_steps": 10}, "decay_steps .* must be >= warmup_steps"),
@@ -86,7 +86,7 @@ def test_warmup_cosine_rejects_bad_settings(kwargs: dict, match: str) -> None:
 
 
 def test_constant_rejects_bad_settings() -> None:
-    with pytest.raises(ConfigError, match="lr must be > 0"):
+    with pytest.raises(ConfigError, match="lr must be a number > 0"):
         constant(0, lr=-0.1)
     with pytest.raises(ConfigError, match="warmup_steps must be an integer >= 0"):
         constant(0, lr=0.1, warmup_steps=-1)

@@ -230,7 +230,7 @@ def test_encode_stories_puts_endoftext_before_every_story():
         ({"temperature": 0.0}, "temperature must be > 0"),
         ({"bpe_stories": 10**6}, "bpe_stories"),
         ({"vocab_size": 100}, "vocab_size must be at least 257"),
-        ({"lr": float("nan")}, "finite"),
+        ({"lr": float("nan")}, "lr must be a number >= 0, got nan"),
         ({"batch_size": True}, "batch_size"),
         ({"lr": "fast"}, "must be a number"),
     ],

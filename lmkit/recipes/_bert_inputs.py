@@ -10,9 +10,7 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
-import torch
-
-__all__ = ["encode_texts", "length_batches", "pad_batch"]
+__all__ = ["encode_texts", "length_batches"]
 
 
 def encode_texts(tokenizer: Any, texts: Sequence[str], max_len: int) -> list[list[int]]:
@@ -43,12 +41,3 @@ def length_batches(
     return batches
 
 
-def pad_batch(sequences: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Right-padded ids (B, T) and the attention mask (B, T), 1 = real token."""
-    width = max(len(s) for s in sequences)
-    ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(sequences), width), dtype=torch.long)
-    for row, seq in enumerate(sequences):
-        ids[row, : len(seq)] = torch.tensor(list(seq), dtype=torch.long)
-        mask[row, : len(seq)] = 1
-    return ids, mask

@@ -26,6 +26,7 @@ from lmkit.device import describe_device
 from lmkit.errors import ConfigError
 from lmkit.tokenizers import Tokenizer
 from lmkit.training.checkpoint import save_model
+from lmkit.validators import check_int, check_number
 
 __all__ = [
     "check_out_dir",
@@ -37,6 +38,20 @@ __all__ = [
     "write_folder",
     "write_metrics_and_card",
 ]
+
+
+def check_recipe_fields(recipe: Any, may_be_zero: Sequence[str] = ()) -> None:
+    """The one check every recipe's settings go through: integer fields are counts (>= 1; seeds
+    and the fields in ``may_be_zero`` may be 0), everything else finite numbers >= 0 (tuples
+    item by item). Recipe-specific rules (lr bounds and the like) follow in each recipe."""
+    for f in dataclasses.fields(recipe):
+        value = getattr(recipe, f.name)
+        if f.type in ("int", int):
+            zero_ok = f.name.endswith("seed") or f.name in may_be_zero
+            check_int(f.name, value, 0 if zero_ok else 1)
+        else:
+            for item in value if isinstance(value, tuple) else (value,):
+                check_number(f.name, item, 0)
 
 
 def parse_recipe_args(

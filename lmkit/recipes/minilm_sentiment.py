@@ -94,11 +94,7 @@ class MiniLMSentimentRecipe:
     train_max_length: int = 128  # training sentences are short; cap for speed
 
     def __post_init__(self) -> None:
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            for item in value if isinstance(value, tuple) else (value,):
-                if isinstance(item, bool) or not isinstance(item, (int, float)) or item < 0:
-                    raise ConfigError(f"{f.name} must be numbers >= 0, got {value!r}.")
+        _skeleton.check_recipe_fields(self, may_be_zero=("tune_layers",))
         if not self.lr_layers or not all(lr > 0 for lr in self.lr_layers):
             raise ConfigError(f"lr_layers must be one or more rates > 0, got {self.lr_layers!r}.")
         if not 0 < self.review_val_fraction < 0.5:

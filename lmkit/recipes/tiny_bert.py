@@ -40,8 +40,9 @@ from lmkit.bert.model import IGNORE_INDEX, BertConfig, BertForMaskedLM
 from lmkit.data.story_corpus import LANGS, story_texts
 from lmkit.device import pick_device, seed_everything
 from lmkit.errors import ConfigError
+from lmkit.nn.padding import pad_right
 from lmkit.recipes import _skeleton
-from lmkit.recipes._bert_inputs import encode_texts, length_batches, pad_batch
+from lmkit.recipes._bert_inputs import encode_texts, length_batches
 from lmkit.recipes._cards import machine_sentence, render_card, table_cell
 from lmkit.recipes._training import fit_on_stream
 from lmkit.tokenizers.bert_bpe import BertBPETokenizer
@@ -84,12 +85,7 @@ class TinyBertRecipe:
     eval_stories: int = 400  # held-out stories per language for the losses during training
 
     def __post_init__(self) -> None:
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                raise ConfigError(f"{f.name} must be a number >= 0, got {value!r}.")
-            if f.type in ("int", int) and not f.name.endswith("seed") and value < 1:
-                raise ConfigError(f"{f.name} must be an integer >= 1, got {value!r}.")
+        _skeleton.check_recipe_fields(self)
         if self.bpe_stories > self.train_stories or self.warmup_steps > self.steps:
             raise ConfigError("Need bpe_stories <= train_stories and warmup_steps <= steps.")
         if not 0 < self.min_lr <= self.lr:
@@ -122,7 +118,7 @@ def masked_batches(
     lengths = [len(s) for s in sequences]
     while True:
         for index in length_batches(lengths, batch_size, rng):
-            ids, mask = pad_batch([sequences[i] for i in index], tokenizer.pad_id)
+            ids, mask = pad_right([sequences[i] for i in index], tokenizer.pad_id)
             masked = mask_tokens(
                 ids, mask_id=tokenizer.mask_id, vocab_size=tokenizer.vocab_size,
                 special_ids=tokenizer.special_tokens.values(), generator=generator,
@@ -148,7 +144,7 @@ def mlm_metrics(
     loss_sum, correct, total = 0.0, 0, 0
     device = next(model.parameters()).device
     for start in range(0, len(sequences), batch_size):
-        ids, mask = pad_batch(sequences[start : start + batch_size], tokenizer.pad_id)
+        ids, mask = pad_right(sequences[start : start + batch_size], tokenizer.pad_id)
         masked = mask_tokens(
             ids, mask_id=tokenizer.mask_id, vocab_size=tokenizer.vocab_size,
             special_ids=tokenizer.special_tokens.values(), generator=generator,

@@ -35,7 +35,6 @@ points and the validation loss within ±0.05 of ``metrics.json``.
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 import sys
 import time
@@ -65,10 +64,6 @@ SAMPLE_PROMPTS = ("我喜欢吃苹果。", "Alice went to the park.")
 
 
 # ------------------------------------------------------------------------------ settings
-def _positive_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
-
-
 @dataclass(frozen=True)
 class TinyGPTRecipe:
     """Every setting of the tiny-gpt recipe; the defaults made the shipped model.
@@ -99,19 +94,7 @@ class TinyGPTRecipe:
     temperature: float = 0.8
 
     def __post_init__(self) -> None:
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            if f.type in ("int", int):
-                if f.name.endswith("seed"):
-                    ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
-                    if not ok:
-                        raise ConfigError(f"{f.name} must be an integer >= 0, got {value!r}.")
-                elif not _positive_int(value):
-                    raise ConfigError(f"{f.name} must be an integer >= 1, got {value!r}.")
-            elif not isinstance(value, (int, float)) or isinstance(value, bool):
-                raise ConfigError(f"{f.name} must be a number, got {value!r}.")
-            elif not math.isfinite(value) or value < 0:
-                raise ConfigError(f"{f.name} must be a finite number >= 0, got {value!r}.")
+        _skeleton.check_recipe_fields(self)
         if self.lr <= 0 or self.min_lr > self.lr:
             raise ConfigError(
                 f"Need 0 < min_lr <= lr, got lr={self.lr}, min_lr={self.min_lr}. "

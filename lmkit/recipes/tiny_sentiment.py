@@ -38,8 +38,9 @@ from lmkit.data.story_corpus import LANGS
 from lmkit.data.story_world import StoryWorld
 from lmkit.device import pick_device, seed_everything
 from lmkit.errors import CheckpointError, ConfigError
+from lmkit.nn.padding import pad_right
 from lmkit.recipes import _skeleton
-from lmkit.recipes._bert_inputs import encode_texts, length_batches, pad_batch
+from lmkit.recipes._bert_inputs import encode_texts, length_batches
 from lmkit.recipes._cards import machine_sentence, render_card
 from lmkit.recipes._training import fit_on_stream
 from lmkit.tokenizers import load_tokenizer
@@ -68,17 +69,7 @@ class TinySentimentRecipe:
     eval_interval: int = 500
 
     def __post_init__(self) -> None:
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                raise ConfigError(f"{f.name} must be a number >= 0, got {value!r}.")
-            counts = f.type in ("int", int) and f.name not in (
-                "seed",
-                "test_seed",
-                "review_repeats",
-            )
-            if counts and value < 1:
-                raise ConfigError(f"{f.name} must be an integer >= 1, got {value!r}.")
+        _skeleton.check_recipe_fields(self, may_be_zero=("review_repeats",))
         if self.warmup_steps > self.steps or not 0 < self.min_lr <= self.lr:
             raise ConfigError("Need warmup_steps <= steps and 0 < min_lr <= lr.")
         if not self.dropout < 1:
@@ -126,7 +117,7 @@ def labelled_batches(
     lengths = [len(s) for s in sequences]
     while True:
         for index in length_batches(lengths, batch_size, rng):
-            ids, mask = pad_batch([sequences[i] for i in index], pad_id)
+            ids, mask = pad_right([sequences[i] for i in index], pad_id)
             target = torch.tensor([labels[i] for i in index], dtype=torch.long)
             yield {"input_ids": ids, "attention_mask": mask, "labels": target}
 
@@ -141,7 +132,7 @@ def predict_labels(
     encoded = encode_texts(tokenizer, texts, model.config.max_position)
     out: list[int] = []
     for start in range(0, len(encoded), batch_size):
-        ids, mask = pad_batch(encoded[start : start + batch_size], tokenizer.pad_id)
+        ids, mask = pad_right(encoded[start : start + batch_size], tokenizer.pad_id)
         out += model(ids.to(device), mask.to(device)).logits.argmax(-1).tolist()
     return out
 

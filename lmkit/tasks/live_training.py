@@ -25,6 +25,7 @@ import torch
 from lmkit.data.story_corpus import EOT, encode_stories, story_texts
 from lmkit.data.story_world import StoryWorld
 from lmkit.decoding.generation import generate
+from lmkit.decoding.prompts import continuation
 from lmkit.errors import ConfigError, InputError
 from lmkit.gpt.model import GPT, GPTConfig
 from lmkit.tokenizers import ByteBPETokenizer, CharTokenizer, Tokenizer
@@ -257,7 +258,7 @@ class LiveTraining:
                 eos_id=self.eot_id,
             )
         new = out[0, 1:].tolist()
-        return self.tokenizer.decode(new[: new.index(self.eot_id)] if self.eot_id in new else new)
+        return self.tokenizer.decode(continuation(new, self.eot_id))
 
     def _on_step(self, trainer: Trainer, record: dict[str, Any]) -> bool:
         done_steps = record["step"] + 1

@@ -17,9 +17,11 @@ from lmkit.data.story_corpus import LANGS, eot_id
 from lmkit.data.story_grammar import is_grammatical, split_sentences
 from lmkit.data.story_world import StoryWorld
 from lmkit.decoding.generation import generate
+from lmkit.decoding.prompts import continuation, prompt_ids
 from lmkit.errors import ConfigError, InputError
 from lmkit.gpt.model import GPT
 from lmkit.tokenizers import Tokenizer
+from lmkit.validators import check_int
 
 __all__ = ["GRAMMAR_PROTOCOL", "GrammarReport", "continue_story", "grammar_report"]
 
@@ -36,10 +38,6 @@ GRAMMAR_PROTOCOL = (
     "20 prompts yield fewer sentences (a model that ends every story at once), the missing "
     "ones count as failures too."
 )
-
-
-def _positive_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
 
 
 @dataclass(frozen=True)
@@ -110,10 +108,8 @@ def continue_story(
     """
     _check_lm(model, tokenizer)
     _check_lang(lang)
-    if not isinstance(prompt, str):
-        raise InputError(f"prompt must be a str, got {type(prompt).__name__}.")
     eot = eot_id(tokenizer)
-    ids = [eot, *tokenizer.encode(prompt)]
+    ids = prompt_ids(tokenizer, prompt, start_id=eot)  # the one prompt path (Generate page too)
     room = model.config.block_size - len(ids)
     if room < 1:
         raise InputError(
@@ -121,12 +117,11 @@ def continue_story(
             f"{model.config.block_size}. Use a shorter prompt."
         )
     budget = room if max_new_tokens is None else max_new_tokens
-    if not _positive_int(budget) or budget > room:
-        raise ConfigError(f"max_new_tokens must be an integer in 1..{room}, got {budget!r}.")
+    budget = check_int("max_new_tokens", budget, 1, room)
     out = generate(model, ids, max_new_tokens=budget, eos_id=eot, seed=seed, **overrides)
     new = out[0, len(ids) :].tolist()
     ended = eot in new
-    text = tokenizer.decode(new[: new.index(eot)] if ended else new)
+    text = tokenizer.decode(continuation(new, eot))
     sentences = split_sentences(text, lang)
     if not ended and sentences:
         sentences = sentences[:-1]  # maybe cut off mid-sentence by the token budget
@@ -148,10 +143,8 @@ def grammar_report(
     """
     _check_lm(model, tokenizer)
     _check_lang(lang)
-    if not _positive_int(n_sentences):
-        raise ConfigError(f"n_sentences must be an integer >= 1, got {n_sentences!r}.")
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ConfigError(f"seed must be an integer >= 0, got {seed!r}.")
+    check_int("n_sentences", n_sentences, 1)
+    check_int("seed", seed, 0)
     world = StoryWorld(seed)
     collected: list[str] = []
     samples, max_samples = 0, 4 * n_sentences + 20  # a model that only ends stories stops here

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from lmkit.errors import ConfigError, InputError
+from lmkit.validators import check_int
 
 __all__ = ["BatchStream"]
 
@@ -28,10 +29,8 @@ class BatchStream:
     block_size = None
 
     def __init__(self, batches: Iterable[Any], batch_size: int) -> None:
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ConfigError(f"batch_size must be an integer >= 1, got {batch_size!r}.")
         self._batches = iter(batches)
-        self.batch_size = batch_size
+        self.batch_size = check_int("batch_size", batch_size, 1)
         self._last: tuple[int, int] | None = None  # (step, micro_step) served last
 
     def __repr__(self) -> str:

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from lmkit.errors import ConfigError, InputError
+from lmkit.validators import check_int
 
 __all__ = ["LMBatches", "split_train_val"]
 
@@ -45,18 +46,6 @@ def _as_token_array(tokens: object, name: str = "tokens") -> np.ndarray:
     return array
 
 
-def _check_positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ConfigError(f"{name} must be a positive integer, got {value!r}.")
-    return int(value)
-
-
-def _check_index(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise ConfigError(f"{name} must be a non-negative integer, got {value!r}.")
-    return int(value)
-
-
 class LMBatches:
     """Random ``block_size`` windows of a token stream, ``batch_size`` of them per batch.
 
@@ -77,9 +66,9 @@ class LMBatches:
         *,
         seed: int = 0,
     ) -> None:
-        self.block_size = _check_positive_int("block_size", block_size)
-        self.batch_size = _check_positive_int("batch_size", batch_size)
-        self.seed = _check_index("seed", seed)
+        self.block_size = check_int("block_size", block_size, 1)
+        self.batch_size = check_int("batch_size", batch_size, 1)
+        self.seed = check_int("seed", seed, 0)
         self.tokens = _as_token_array(tokens)
         needed = self.block_size + 1  # one window plus the token that follows it
         if len(self.tokens) < needed:
@@ -111,8 +100,8 @@ class LMBatches:
 
     def window_starts(self, step: int, micro_step: int = 0) -> np.ndarray:
         """Start offsets of the ``batch_size`` windows of the global batch, shape ``(B,)``."""
-        step = _check_index("step", step)
-        micro_step = _check_index("micro_step", micro_step)
+        step = check_int("step", step, 0)
+        micro_step = check_int("micro_step", micro_step, 0)
         rng = np.random.default_rng([self.seed, step, micro_step])
         # A window starting at i needs tokens i … i + block_size (inclusive) for its targets.
         return rng.integers(0, len(self.tokens) - self.block_size, size=self.batch_size)
@@ -121,8 +110,8 @@ class LMBatches:
         self, step: int, micro_step: int = 0, rank: int = 0, world_size: int = 1
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """``(x, y)``, both LongTensors of shape ``(batch_size // world_size, block_size)``."""
-        world_size = _check_positive_int("world_size", world_size)
-        rank = _check_index("rank", rank)
+        world_size = check_int("world_size", world_size, 1)
+        rank = check_int("rank", rank, 0)
         if rank >= world_size:
             raise ConfigError(f"rank must be < world_size ({world_size}), got {rank}.")
         if self.batch_size % world_size:

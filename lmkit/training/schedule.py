@@ -10,24 +10,9 @@ from __future__ import annotations
 import math
 
 from lmkit.errors import ConfigError
+from lmkit.validators import check_int, check_number
 
 __all__ = ["constant", "warmup_cosine"]
-
-
-def _check_int(name: str, value: object, minimum: int = 0) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}.")
-    return value
-
-
-def _check_float(name: str, value: object, *, positive: bool) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ConfigError(f"{name} must be a finite number, got {value!r}.")
-    if positive and value <= 0:
-        raise ConfigError(f"{name} must be > 0, got {value!r}.")
-    if not positive and value < 0:
-        raise ConfigError(f"{name} must be >= 0, got {value!r}.")
-    return float(value)
 
 
 def _warmup(step: int, max_lr: float, warmup_steps: int) -> float:
@@ -48,11 +33,11 @@ def warmup_cosine(
     ``decay_steps`` counts from step 0 (it includes the warmup), usually the run's ``max_steps``.
     Introduced in chapter 8.
     """
-    step = _check_int("step", step)
-    max_lr = _check_float("max_lr", max_lr, positive=True)
-    min_lr = _check_float("min_lr", min_lr, positive=False)
-    warmup_steps = _check_int("warmup_steps", warmup_steps)
-    decay_steps = _check_int("decay_steps", decay_steps)
+    step = check_int("step", step)
+    max_lr = check_number("max_lr", max_lr, 0, above=True)
+    min_lr = check_number("min_lr", min_lr, 0)
+    warmup_steps = check_int("warmup_steps", warmup_steps)
+    decay_steps = check_int("decay_steps", decay_steps)
     if min_lr > max_lr:
         raise ConfigError(
             f"min_lr ({min_lr}) must not exceed max_lr ({max_lr}). The schedule decays from "
@@ -77,9 +62,9 @@ def constant(step: int, *, lr: float, warmup_steps: int = 0) -> float:
 
     Useful as a baseline against :func:`warmup_cosine`. Introduced in chapter 8.
     """
-    step = _check_int("step", step)
-    lr = _check_float("lr", lr, positive=True)
-    warmup_steps = _check_int("warmup_steps", warmup_steps)
+    step = check_int("step", step)
+    lr = check_number("lr", lr, 0, above=True)
+    warmup_steps = check_int("warmup_steps", warmup_steps)
     if step < warmup_steps:
         return _warmup(step, lr, warmup_steps)
     return lr
