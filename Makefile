@@ -15,7 +15,7 @@ OLDEST_VENV := .venv-oldest
 # Packages that come with torch's CUDA build; the oldest-torch venv takes them from its own torch.
 TORCH_FAMILY := ^(torch|triton|nvidia-|cuda-)
 
-.PHONY: setup app test lab lint bench lock test-oldest clean
+.PHONY: setup app test lab lab-reset notebook-filter lint bench lock test-oldest clean
 
 $(STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
@@ -38,8 +38,32 @@ app: $(STAMP)
 test: $(STAMP)
 	LMKIT_LOCKED_VENV=1 $(BIN)/python -m pytest
 
+# `make lab` opens the reader's own copy of the chapters (LAB_DIR, git-ignored, made from chapters/
+# on first run), never chapters/ itself: JupyterLab saves outputs into whatever it opens.
+# lab_config/ turns off the news pop-up and the update check and quiets kernel startup; it is
+# added to JUPYTER_CONFIG_PATH, so a reader's own ~/.jupyter settings still apply.
+LAB_DIR ?= lab
+LAB_CONFIG := $(CURDIR)/lab_config
+# Jupyter refuses to run as root (containers, classroom VMs) unless told it may.
+LAB_ROOT_FLAG := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
+
 lab: $(STAMP)
-	$(BIN)/jupyter lab chapters
+	@$(BIN)/python lab_config/working_copy.py prepare "$(LAB_DIR)"
+	@if [ -n "$(LAB_ROOT_FLAG)" ]; then \
+		echo "make lab: running as root (id -u is 0), so JupyterLab starts with --allow-root."; \
+	fi
+	JUPYTER_CONFIG_PATH="$(LAB_CONFIG)$${JUPYTER_CONFIG_PATH:+:$$JUPYTER_CONFIG_PATH}" \
+		$(BIN)/jupyter lab $(LAB_ROOT_FLAG) "$(LAB_DIR)"
+
+# A fresh copy of the chapters in LAB_DIR; the old copy is kept as LAB_DIR.backup-<time>.
+lab-reset: $(STAMP)
+	@$(BIN)/python lab_config/working_copy.py reset "$(LAB_DIR)"
+
+# For contributors: git stores chapters/**/*.ipynb through tools/strip_notebooks.py (see
+# .gitattributes), so outputs from running a chapter in place never reach a commit.
+notebook-filter:
+	git config filter.lmkit-notebooks.clean "$(PYTHON) tools/strip_notebooks.py --stdin"
+	@echo "notebook-filter: git now strips outputs from chapters/**/*.ipynb when staging them."
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -48,6 +48,8 @@ def test_heatmap_keeps_repeated_tokens_apart_and_values_exact():
     assert fig["layout"]["yaxis"]["ticktext"] == tokens
     assert fig["layout"]["yaxis"]["tickvals"] == [0, 1, 2]  # positions, so both "the" rows stay
     assert heat["customdata"][2][1] == ["the", "cat"]
+    # keys are labelled on top, so no blank band is left under the map
+    assert fig["layout"]["xaxis"]["side"] == "top" and fig["layout"]["margin"]["b"] <= 30
 
 
 def test_heatmap_shape_mismatch_and_wrong_rank_are_explained():

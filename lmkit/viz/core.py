@@ -118,7 +118,9 @@ def labelled_heatmap(
         title=y_title,
         autorange="reversed",
     )
-    fig.update_layout(title=title, template=TEMPLATE)
+    # The key axis is on top, so nothing is drawn below the map: plotly's default 80 px bottom
+    # margin would only leave a blank band under it (chapter 6's attention explorer).
+    fig.update_layout(title=title, template=TEMPLATE, margin={"b": 20})
     return fig
 
 

@@ -13,7 +13,90 @@ import torch
 from lmkit.errors import InputError
 from lmkit.viz.core import TEMPLATE
 
-__all__ = ["embedding_scatter", "similarity_heatmap"]
+__all__ = ["embedding_scatter", "label_positions", "similarity_heatmap"]
+
+# Where a point's label may go, best first; plotly's names for the places around a marker.
+LABEL_PLACES = (
+    "top center", "bottom center", "middle right", "middle left",
+    "top right", "top left", "bottom right", "bottom left",
+)  # fmt: skip
+# A typical notebook/app plot area and plotly's default 12 px label font, in pixels: enough to
+# tell which labels would collide. The figure itself keeps plotly's automatic size.
+_PLOT_W, _PLOT_H, _CHAR_W, _TEXT_H, _MARKER_R = 640.0, 340.0, 7.0, 14.0, 5.0
+# How far past the outermost points a label may reach before the plot's edge cuts it off
+# (plotly's autorange leaves room above and below the points, less to the sides).
+_EDGE_PAD_X, _EDGE_PAD_Y = 12.0, 22.0
+
+
+def _label_box(x: float, y: float, place: str, width: float) -> tuple[float, float, float, float]:
+    """(left, bottom, right, top) of a label of ``width`` px at ``place`` around pixel (x, y)."""
+    vertical, horizontal = place.split()
+    gap = _MARKER_R + 1.0
+    if horizontal == "center":
+        left = x - width / 2
+    elif horizontal == "right":
+        left = x + (gap if vertical == "middle" else 1.0)
+    else:
+        left = x - width - (gap if vertical == "middle" else 1.0)
+    if vertical == "top":
+        bottom = y + gap
+    elif vertical == "bottom":
+        bottom = y - gap - _TEXT_H
+    else:
+        bottom = y - _TEXT_H / 2
+    return left, bottom, left + width, bottom + _TEXT_H
+
+
+def _overlap(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    return max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+
+
+def label_positions(points: torch.Tensor, labels: Sequence[str]) -> list[str]:
+    """A plotly ``textposition`` for each point, chosen so that labels overlap as little as possible.
+
+    Points with the most close neighbours choose first; each takes the place (above, below,
+    right, left, then the diagonals) whose label covers the least of the other labels and
+    markers and stays inside the plot, preferring "top center" when nothing collides; then every
+    label reconsiders its place against all the others, a few rounds. Only where the labels are
+    drawn changes, never the points. Deterministic.
+    """
+    xy = torch.as_tensor(points, dtype=torch.float64).detach().cpu()
+    n = xy.shape[0]
+    if n == 0:
+        return []
+    low, high = xy.min(dim=0).values, xy.max(dim=0).values
+    span = torch.where(high > low, high - low, torch.ones_like(high))
+    pixels = (xy - low) / span * torch.tensor([_PLOT_W, _PLOT_H], dtype=torch.float64)
+    px = pixels.tolist()
+    widths = [max(1, len(label)) * _CHAR_W for label in labels]
+    markers = [(x - _MARKER_R, y - _MARKER_R, x + _MARKER_R, y + _MARKER_R) for x, y in px]
+    crowd = (torch.cdist(pixels, pixels) < 3 * _TEXT_H).sum(dim=1).tolist()
+    order = sorted(range(n), key=lambda i: (-crowd[i], i))
+    # Labels beyond the points' extent by more than plotly's autorange padding get cut off.
+    inside = (-_EDGE_PAD_X, -_EDGE_PAD_Y, _PLOT_W + _EDGE_PAD_X, _PLOT_H + _EDGE_PAD_Y)
+    boxes: dict[int, tuple[float, float, float, float]] = {}
+
+    def cost(i: int, rank: int, box: tuple[float, float, float, float]) -> float:
+        total = sum(_overlap(box, other) for j, other in boxes.items() if j != i)
+        total += 2 * sum(_overlap(box, m) for j, m in enumerate(markers) if j != i)
+        total += 1 * ((box[2] - box[0]) * (box[3] - box[1]) - _overlap(box, inside))
+        return total + 0.5 * rank  # a tie-breaker: the usual places first
+
+    chosen = ["top center"] * n
+    for _round in range(4):  # the first round places the labels, the others improve them
+        moved = False
+        for i in order:
+            options = [
+                (cost(i, rank, _label_box(*px[i], place, widths[i])), rank, place)
+                for rank, place in enumerate(LABEL_PLACES)
+            ]
+            best = min(options)[2]
+            moved |= i in boxes and best != chosen[i]
+            chosen[i] = best
+            boxes[i] = _label_box(*px[i], best, widths[i])
+        if _round and not moved:
+            break
+    return chosen
 
 
 def embedding_scatter(
@@ -42,6 +125,7 @@ def embedding_scatter(
             f"{xy.shape[0]} points need as many labels and groups; got {len(labels)} labels "
             f"and {len(groups)} groups."
         )
+    positions = label_positions(xy, labels)
     fig = go.Figure()
     for group in dict.fromkeys(groups):  # first-appearance order, no duplicates
         rows = [i for i, g in enumerate(groups) if g == group]
@@ -51,7 +135,7 @@ def embedding_scatter(
                 y=xy[rows, 1].tolist(),
                 mode="markers+text",
                 text=[labels[i] for i in rows],
-                textposition="top center",
+                textposition=[positions[i] for i in rows],
                 name=group,
                 hovertemplate="%{text}<br>(%{x:.2f}, %{y:.2f})<extra>" + group + "</extra>",
             )
