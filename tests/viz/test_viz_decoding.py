@@ -9,11 +9,12 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from model_factories import fresh_gpt
 
 from lmkit.decoding.beam import beam_search
 from lmkit.decoding.generation import TokenStep, stream
 from lmkit.errors import InputError
-from lmkit.gpt.model import GPT, GPTConfig
+from lmkit.gpt.model import GPT
 from lmkit.viz import beam_tree, next_token_bars, token_confidence
 from lmkit.viz.decoding import CHOSEN_COLOUR, winning_path
 
@@ -25,8 +26,7 @@ def label(i: int) -> str:
 
 
 def tiny_model(vocab: int = 40) -> GPT:
-    torch.manual_seed(0)
-    return GPT(GPTConfig(vocab_size=vocab, block_size=16, n_layer=1, n_head=2, n_embd=16)).eval()
+    return fresh_gpt(0, vocab_size=vocab, block_size=16, n_layer=1, n_head=2, n_embd=16)
 
 
 def tick_ids(fig) -> list[int]:

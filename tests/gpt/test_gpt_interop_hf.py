@@ -8,6 +8,7 @@ import sys
 
 import pytest
 import torch
+from model_factories import gpt_config
 
 transformers = pytest.importorskip("transformers")
 
@@ -32,8 +33,7 @@ ATOL = 1e-4
 
 
 def tiny_config(**overrides) -> GPTConfig:
-    base = {"vocab_size": 53, "block_size": 32, "n_layer": 2, "n_head": 4, "n_embd": 32}
-    return GPTConfig(**{**base, **overrides})
+    return gpt_config(**{"vocab_size": 53, "block_size": 32, **overrides})
 
 
 def tiny_hf_config(**overrides):

@@ -1,4 +1,5 @@
-"""The GPT model: config checks, sizes, loss, attention maps, KV cache, input validation."""
+"""The GPT model: config checks, sizes, loss, attention maps, input validation, state dicts
+(its KV cache is tested in tests/nn/test_kv_cache.py)."""
 
 from __future__ import annotations
 
@@ -7,26 +8,13 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from model_factories import fresh_gpt, gpt_config, token_ids
 
 from lmkit.errors import CheckpointError, ConfigError, InputError
 from lmkit.gpt.model import GPT, GPTConfig, GPTOutput
-from lmkit.nn.kv_cache import KVCache
 
 ENCODINGS = ["learned", "sinusoidal", "rotary"]
 
-
-def tiny(**overrides) -> GPTConfig:
-    base = {"vocab_size": 37, "block_size": 24, "n_layer": 2, "n_head": 4, "n_embd": 32}
-    return GPTConfig(**{**base, **overrides})
-
-
-def make(seed: int = 0, **overrides) -> GPT:
-    torch.manual_seed(seed)
-    return GPT(tiny(**overrides)).eval()
-
-
-def ids(b: int, t: int, vocab: int = 37, seed: int = 1) -> torch.Tensor:
-    return torch.randint(0, vocab, (b, t), generator=torch.Generator().manual_seed(seed))
 
 
 # -------------------------------------------------------------------------------- config
@@ -52,11 +40,11 @@ def ids(b: int, t: int, vocab: int = 37, seed: int = 1) -> torch.Tensor:
 )
 def test_config_rejects_bad_values(overrides, match):
     with pytest.raises(ConfigError, match=match):
-        tiny(**overrides)
+        gpt_config(**overrides)
 
 
 def test_config_dict_round_trip_and_unknown_keys():
-    config = tiny(pos_encoding="rotary", dropout=0.1)
+    config = gpt_config(pos_encoding="rotary", dropout=0.1)
     assert GPTConfig.from_dict(config.to_dict()) == config
     with pytest.raises(ConfigError, match="Unknown GPTConfig field"):
         GPTConfig.from_dict({**config.to_dict(), "n_kv_heads": 2})
@@ -88,7 +76,7 @@ def test_gpt2_parameter_counts(preset):
 
 
 def test_weight_tying_and_untied_count():
-    tied, untied = make(), make(tie_weights=False)
+    tied, untied = fresh_gpt(), fresh_gpt(tie_weights=False)
     assert tied.lm_head.weight is tied.wte.weight
     assert untied.lm_head.weight is not untied.wte.weight
     assert untied.num_parameters() - tied.num_parameters() == 37 * 32
@@ -107,17 +95,17 @@ def test_init_follows_gpt2():
 
 
 def test_device_dtype_and_bias_free_model():
-    model = make(bias=False)
+    model = fresh_gpt(bias=False)
     assert model.device == torch.device("cpu") and model.dtype == torch.float32
     assert all(not name.endswith("bias") for name, _ in model.named_parameters())
-    assert model(ids(1, 5)).logits.shape == (1, 5, 37)
+    assert model(token_ids(1, 5)).logits.shape == (1, 5, 37)
 
 
 # --------------------------------------------------------------------- forward and loss
 @pytest.mark.parametrize("pos_encoding", ENCODINGS)
 def test_logits_shape_and_loss_equals_cross_entropy(pos_encoding):
-    model = make(pos_encoding=pos_encoding)
-    x, y = ids(3, 10), ids(3, 10, seed=2)
+    model = fresh_gpt(pos_encoding=pos_encoding)
+    x, y = token_ids(3, 10), token_ids(3, 10, seed=2)
     out = model(x, y)
     assert isinstance(out, GPTOutput) and out.attentions is None
     assert out.logits.shape == (3, 10, 37)
@@ -130,8 +118,8 @@ def test_logits_shape_and_loss_equals_cross_entropy(pos_encoding):
 
 
 def test_sliced_non_contiguous_inputs_work():
-    model = make()
-    tokens = ids(2, 11)
+    model = fresh_gpt()
+    tokens = token_ids(2, 11)
     x, y = tokens[:, :-1], tokens[:, 1:]  # the usual next-token slices, not contiguous
     out = model(x, y)
     ref = model(x.contiguous(), y.contiguous())
@@ -139,8 +127,8 @@ def test_sliced_non_contiguous_inputs_work():
 
 
 def test_loss_ignores_minus_100():
-    model = make()
-    x, y = ids(2, 8), ids(2, 8, seed=2)
+    model = fresh_gpt()
+    x, y = token_ids(2, 8), token_ids(2, 8, seed=2)
     y[0, :5] = -100
     out = model(x, y)
     keep = y != -100
@@ -150,8 +138,8 @@ def test_loss_ignores_minus_100():
 
 @pytest.mark.parametrize("pos_encoding", ENCODINGS)
 def test_future_tokens_do_not_change_past_logits(pos_encoding):
-    model = make(pos_encoding=pos_encoding)
-    x = ids(2, 12)
+    model = fresh_gpt(pos_encoding=pos_encoding)
+    x = token_ids(2, 12)
     changed = x.clone()
     changed[:, 7:] = (changed[:, 7:] + 1) % 37
     a, b = model(x).logits, model(changed).logits
@@ -161,7 +149,7 @@ def test_future_tokens_do_not_change_past_logits(pos_encoding):
 
 @pytest.mark.parametrize("pos_encoding", ENCODINGS)
 def test_position_encoding_makes_order_matter(pos_encoding):
-    model = make(pos_encoding=pos_encoding)
+    model = fresh_gpt(pos_encoding=pos_encoding)
     with torch.no_grad():  # token vectors as large as the sinusoids, so both signals count
         model.wte.weight.mul_(50)
     x = torch.tensor([[3, 5, 7, 9]])
@@ -171,8 +159,8 @@ def test_position_encoding_makes_order_matter(pos_encoding):
 
 @pytest.mark.parametrize("pos_encoding", ENCODINGS)
 def test_attention_maps_are_causal_distributions_and_paths_agree(pos_encoding):
-    model = make(pos_encoding=pos_encoding)
-    x = ids(2, 9)
+    model = fresh_gpt(pos_encoding=pos_encoding)
+    x = token_ids(2, 9)
     fast = model(x)
     out = model(x, return_attention=True)
     assert len(out.attentions) == 2
@@ -184,144 +172,30 @@ def test_attention_maps_are_causal_distributions_and_paths_agree(pos_encoding):
 
 
 def test_int32_ids_give_the_same_logits():
-    model = make()
-    x = ids(2, 6)
+    model = fresh_gpt()
+    x = token_ids(2, 6)
     assert torch.equal(model(x.int()).logits, model(x).logits)
 
 
 def test_dropout_is_active_in_train_mode_only():
-    model = make(dropout=0.3)
-    x = ids(2, 8)
+    model = fresh_gpt(dropout=0.3)
+    x = token_ids(2, 8)
     assert torch.equal(model(x).logits, model(x).logits)
     model.train()
     assert not torch.equal(model(x).logits, model(x).logits)
 
 
 def test_gradient_checkpointing_gives_the_same_loss_and_gradients():
-    plain, checkpointed = make(), make(gradient_checkpointing=True)
+    plain, checkpointed = fresh_gpt(), fresh_gpt(gradient_checkpointing=True)
     plain.train()
     checkpointed.train()
-    x, y = ids(2, 10), ids(2, 10, seed=2)
+    x, y = token_ids(2, 10), token_ids(2, 10, seed=2)
     loss_a, loss_b = plain(x, y).loss, checkpointed(x, y).loss
     loss_a.backward()
     loss_b.backward()
     assert torch.allclose(loss_a, loss_b)
     for (name, p), q in zip(plain.named_parameters(), checkpointed.parameters(), strict=True):
         assert torch.allclose(p.grad, q.grad, atol=1e-6), name
-
-
-# ------------------------------------------------------------------------------ KV cache
-@pytest.mark.parametrize("pos_encoding", ENCODINGS)
-def test_kv_cache_step_by_step_equals_full_forward(pos_encoding):
-    model = make(pos_encoding=pos_encoding)
-    x = ids(2, 15)
-    full = model(x).logits
-    cache = model.new_kv_cache(2)
-    with torch.no_grad():
-        steps = [model(x[:, t : t + 1], kv_cache=cache).logits for t in range(15)]
-    assert cache.length == 15
-    assert torch.allclose(torch.cat(steps, 1), full, atol=1e-5)
-
-
-@pytest.mark.parametrize("pos_encoding", ENCODINGS)
-def test_kv_cache_chunked_prefill_equals_full_forward(pos_encoding):
-    model = make(pos_encoding=pos_encoding)
-    x = ids(3, 20)
-    full = model(x).logits
-    cache = model.new_kv_cache(3, max_len=20)
-    with torch.no_grad():
-        chunks = [model(x[:, a:b], kv_cache=cache).logits for a, b in ((0, 6), (6, 7), (7, 20))]
-        assert torch.allclose(torch.cat(chunks, 1), full, atol=1e-5)
-        # The explicit attention path with a cache agrees as well.
-        cache.crop(7)
-        out = model(x[:, 7:], kv_cache=cache, return_attention=True)
-    assert out.attentions[0].shape == (3, 4, 13, 20)
-    assert torch.allclose(out.logits, full[:, 7:], atol=1e-5)
-
-
-def test_kv_cache_writes_in_place():
-    model = make()
-    cache = model.new_kv_cache(1, max_len=8)
-    keys, values = cache.keys, cache.values
-    with torch.no_grad():
-        model(ids(1, 3), kv_cache=cache)
-        model(ids(1, 1), kv_cache=cache)
-    assert cache.keys is keys and cache.values is values
-    assert cache.keys.shape == (2, 1, 4, 8, 8)
-
-
-def test_kv_cache_reset_crop_and_reorder():
-    model = make()
-    x = ids(3, 10)
-    full = model(x).logits
-    cache = model.new_kv_cache(3)
-    with torch.no_grad():
-        model(x[:, :6], kv_cache=cache)
-        cache.crop(4)  # forget two positions, then feed them again
-        again = model(x[:, 4:10], kv_cache=cache).logits
-        assert torch.allclose(again, full[:, 4:], atol=1e-5)
-        cache.reset()
-        assert cache.length == 0
-        assert torch.allclose(model(x[:, :3], kv_cache=cache).logits, full[:, :3], atol=1e-5)
-        # Beam-search style: keep rows 2, 0, 0 and continue.
-        order = torch.tensor([2, 0, 0])
-        cache.reorder(order)
-        assert cache.batch_size == 3 and cache.length == 3
-        cont = model(x[order, 3:5], kv_cache=cache).logits
-    assert torch.allclose(cont, model(x[order, :5]).logits[:, 3:], atol=1e-5)
-    # Expanding one row into several (different batch size) works too.
-    small = model.new_kv_cache(1)
-    with torch.no_grad():
-        model(x[:1, :4], kv_cache=small)
-        small.reorder(torch.zeros(4, dtype=torch.long))
-        step = model(x[:1, 4:5].expand(4, 1), kv_cache=small).logits
-    assert torch.allclose(step, full[:1, 4:5].expand(4, 1, 37), atol=1e-5)
-
-
-def test_kv_cache_made_in_inference_mode_works_under_no_grad():
-    model = make()
-    x = ids(1, 6)
-    with torch.inference_mode():
-        cache = model.new_kv_cache(1)
-        model(x[:, :3], kv_cache=cache)
-    with torch.no_grad():
-        tail = model(x[:, 3:], kv_cache=cache).logits
-    assert torch.allclose(tail, model(x).logits[:, 3:], atol=1e-5)
-
-
-def test_kv_cache_errors():
-    model = make()
-    cache = model.new_kv_cache(2, max_len=6)
-    with torch.no_grad():
-        model(ids(2, 4), kv_cache=cache)
-        with pytest.raises(ConfigError, match=r"KV cache is full.*crop.*reset"):
-            model(ids(2, 3), kv_cache=cache)
-        assert cache.length == 4  # a refused call stores nothing
-        with pytest.raises(InputError, match="batch size 3 but the KV cache holds 2"):
-            model(ids(3, 1), kv_cache=cache)
-        other = make(n_layer=3)
-        with pytest.raises(ConfigError, match="another model"):
-            other(ids(2, 1), kv_cache=cache)
-        with pytest.raises(InputError, match="must be a KVCache"):
-            model(ids(2, 1), kv_cache={"k": 1})
-    with pytest.raises(InputError, match=r"inference only.*torch\.no_grad"):
-        model(ids(2, 1), kv_cache=cache)  # autograd on: refused
-    with pytest.raises(ConfigError, match="longer than the model's block_size"):
-        model.new_kv_cache(1, max_len=25)
-    with pytest.raises(ConfigError, match="max_len must be an integer >= 1, got 0"):
-        model.new_kv_cache(1, max_len=0)
-    with pytest.raises(ConfigError, match="batch_size must be an integer >= 1, got 0"):
-        model.new_kv_cache(0)
-    with pytest.raises(ConfigError, match="floating point"):
-        KVCache(1, 1, 1, 4, 4, dtype=torch.int64)
-    with pytest.raises(InputError, match="crop length"):
-        cache.crop(5)
-    with pytest.raises(InputError, match="1-D LongTensor"):
-        cache.reorder([0, 1])
-    with pytest.raises(InputError, match=r"in \[0, 2\)"):
-        cache.reorder(torch.tensor([0, 2]))
-    with pytest.raises(InputError, match="integer tensor"):
-        cache.reorder(torch.tensor([0.0, 1.0]))
 
 
 # ----------------------------------------------------------------------------- bad input
@@ -342,7 +216,7 @@ def test_kv_cache_errors():
 )
 def test_forward_rejects_bad_idx(idx, match):
     with pytest.raises(InputError, match=match):
-        make()(idx)
+        fresh_gpt()(idx)
 
 
 @pytest.mark.parametrize(
@@ -357,37 +231,37 @@ def test_forward_rejects_bad_idx(idx, match):
 )
 def test_forward_rejects_bad_targets(targets, match):
     with pytest.raises(InputError, match=match):
-        make()(ids(2, 5), targets)
+        fresh_gpt()(token_ids(2, 5), targets)
 
 
 def test_sequence_too_long_for_learned_positions_with_cache():
-    model = make()
+    model = fresh_gpt()
     cache = model.new_kv_cache(1)
     with torch.no_grad():
-        model(ids(1, 24), kv_cache=cache)
+        model(token_ids(1, 24), kv_cache=cache)
         with pytest.raises(ConfigError, match="KV cache is full"):
-            model(ids(1, 1), kv_cache=cache)
+            model(token_ids(1, 1), kv_cache=cache)
 
 
 # ---------------------------------------------------------------------------- state dicts
 def test_state_dict_round_trip_and_compiled_prefix():
-    a, b = make(seed=0), make(seed=1)
+    a, b = fresh_gpt(seed=0), fresh_gpt(seed=1)
     b.load_state_dict(a.state_dict())
-    x = ids(1, 6)
+    x = token_ids(1, 6)
     assert torch.equal(a(x).logits, b(x).logits)
-    c = make(seed=2)
+    c = fresh_gpt(seed=2)
     c.load_state_dict({"_orig_mod." + k: v for k, v in a.state_dict().items()})
     assert torch.equal(c(x).logits, a(x).logits)
     assert c.lm_head.weight is c.wte.weight  # tying survives loading
-    d = make(seed=3)
+    d = fresh_gpt(seed=3)
     d.load_state_dict(a.state_dict(), assign=True)
     assert d.lm_head.weight is d.wte.weight
     assert torch.equal(d(x).logits, a(x).logits)
 
 
 def test_state_dict_mismatches_raise_checkpoint_error():
-    model = make()
-    wider = make(n_embd=64).state_dict()
+    model = fresh_gpt()
+    wider = fresh_gpt(n_embd=64).state_dict()
     with pytest.raises(CheckpointError, match=r"wrong shapes: wte\.weight"):
         model.load_state_dict(wider)
     state = model.state_dict()
@@ -408,8 +282,8 @@ def test_state_dict_mismatches_raise_checkpoint_error():
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 @pytest.mark.parametrize("pos_encoding", ENCODINGS)
 def test_cuda_fast_path_and_cache_match_explicit_path(pos_encoding):
-    model = make(pos_encoding=pos_encoding).cuda()
-    x = ids(2, 16).cuda()
+    model = fresh_gpt(pos_encoding=pos_encoding).cuda()
+    x = token_ids(2, 16).cuda()
     with torch.no_grad():
         fast = model(x).logits
         explicit = model(x, return_attention=True).logits
@@ -434,8 +308,8 @@ def _reference_logits(model: GPT, idx: torch.Tensor) -> torch.Tensor:
 
 
 def test_single_row_inference_logits_follow_every_weight_change():
-    model = make(seed=3)
-    one = ids(1, 1, seed=4)
+    model = fresh_gpt(seed=3)
+    one = token_ids(1, 1, seed=4)
     with torch.inference_mode():
         first = model(one).logits[0, -1]
     torch.testing.assert_close(first, _reference_logits(model, one)[0, -1])
@@ -443,7 +317,7 @@ def test_single_row_inference_logits_follow_every_weight_change():
     # An optimizer step changes the (tied) weight in place: the cached copy must notice.
     model.train()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
-    loss = model(ids(2, 8), ids(2, 8, seed=9)).loss
+    loss = model(token_ids(2, 8), token_ids(2, 8, seed=9)).loss
     loss.backward()
     optimizer.step()
     model.eval()
@@ -453,14 +327,14 @@ def test_single_row_inference_logits_follow_every_weight_change():
     assert not torch.allclose(after_step, first)
 
     # load_state_dict copies other weights in: again the logits must follow.
-    other = make(seed=11)
+    other = fresh_gpt(seed=11)
     model.load_state_dict(other.state_dict())
     with torch.no_grad():
         torch.testing.assert_close(model(one).logits, other(one).logits)
 
 
 def test_transposed_copy_never_reaches_the_state_dict():
-    model = make()
+    model = fresh_gpt()
     with torch.no_grad():
-        model(ids(1, 1))
-    assert set(model.state_dict()) == set(make().state_dict())
+        model(token_ids(1, 1))
+    assert set(model.state_dict()) == set(fresh_gpt().state_dict())
