@@ -17,7 +17,7 @@ import platform
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -38,6 +38,31 @@ __all__ = [
     "write_folder",
     "write_metrics_and_card",
 ]
+
+
+class RecipeSettings:
+    """What every recipe's frozen settings dataclass shares: the common field check, then the
+    recipe's own :meth:`check`; :meth:`smoke` (a seconds-long version that runs every step, for
+    tests) from ``SMOKE``; and :meth:`to_dict` for metrics.json and the card."""
+
+    SMOKE: ClassVar[dict[str, Any]] = {}
+    MAY_BE_ZERO: ClassVar[tuple[str, ...]] = ()  # count fields that may be 0
+
+    def __post_init__(self) -> None:
+        check_recipe_fields(self, self.MAY_BE_ZERO)
+        self.check()
+
+    def check(self) -> None:
+        """Rules of this recipe beyond the common field check (none by default)."""
+
+    @classmethod
+    def smoke(cls, **overrides: Any) -> Any:
+        """A seconds-long version that runs every step of the recipe, for tests."""
+        return cls(**{**cls.SMOKE, **overrides})
+
+    def to_dict(self) -> dict[str, Any]:
+        """All settings as a JSON-ready dict."""
+        return dataclasses.asdict(self)
 
 
 def check_recipe_fields(recipe: Any, may_be_zero: Sequence[str] = ()) -> None:

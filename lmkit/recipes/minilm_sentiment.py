@@ -41,7 +41,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -74,7 +74,7 @@ SAMPLE_TEXTS = (
 
 
 @dataclass(frozen=True)
-class MiniLMSentimentRecipe:
+class MiniLMSentimentRecipe(_skeleton.RecipeSettings):
     """Every setting of the recipe; the defaults made the shipped model. Chapter 11."""
 
     seed: int = 0  # StoryWorld training sentences, head init, batch order
@@ -93,8 +93,12 @@ class MiniLMSentimentRecipe:
     weight_decay: float = 0.01
     train_max_length: int = 128  # training sentences are short; cap for speed
 
-    def __post_init__(self) -> None:
-        _skeleton.check_recipe_fields(self, may_be_zero=("tune_layers",))
+    SMOKE: ClassVar[dict[str, Any]] = {
+        "storyworld_train": 40, "storyworld_test": 20, "baseline_steps": 5, "epochs": 1,
+    }  # fmt: skip
+    MAY_BE_ZERO: ClassVar[tuple[str, ...]] = ("tune_layers",)
+
+    def check(self) -> None:
         if not self.lr_layers or not all(lr > 0 for lr in self.lr_layers):
             raise ConfigError(f"lr_layers must be one or more rates > 0, got {self.lr_layers!r}.")
         if not 0 < self.review_val_fraction < 0.5:
@@ -108,11 +112,6 @@ class MiniLMSentimentRecipe:
         if min(self.storyworld_train, self.storyworld_test, self.batch_size) < 1:
             raise ConfigError("storyworld_train, storyworld_test and batch_size must be >= 1.")
 
-    @classmethod
-    def smoke(cls, **overrides: Any) -> MiniLMSentimentRecipe:
-        """A seconds-long version that runs every step, for tests."""
-        settings = {"storyworld_train": 40, "storyworld_test": 20, "baseline_steps": 5, "epochs": 1}
-        return cls(**{**settings, **overrides})
 
 
 # ------------------------------------------------------------------------------ data

@@ -23,14 +23,13 @@ What it does, all seeded so that a second run gives the same model:
 
 from __future__ import annotations
 
-import dataclasses
 import random
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -60,7 +59,7 @@ FILL_MASK_EXAMPLES = (
 
 
 @dataclass(frozen=True)
-class TinyBertRecipe:
+class TinyBertRecipe(_skeleton.RecipeSettings):
     """Every setting of the tiny-bert recipe; the defaults made the shipped model."""
 
     seed: int = 0  # training stories, coin flips, BPE text, weights, batches, masking
@@ -84,26 +83,20 @@ class TinyBertRecipe:
     eval_interval: int = 300
     eval_stories: int = 400  # held-out stories per language for the losses during training
 
-    def __post_init__(self) -> None:
-        _skeleton.check_recipe_fields(self)
+    SMOKE: ClassVar[dict[str, Any]] = {
+        "train_stories": 200, "val_stories": 40, "bpe_stories": 100, "vocab_size": 300,
+        "n_layer": 1, "n_head": 2, "n_embd": 16, "intermediate": 32, "max_position": 128,
+        "batch_size": 8, "steps": 4, "warmup_steps": 1, "eval_interval": 2,
+        "eval_stories": 10,
+    }  # fmt: skip
+
+    def check(self) -> None:
         if self.bpe_stories > self.train_stories or self.warmup_steps > self.steps:
             raise ConfigError("Need bpe_stories <= train_stories and warmup_steps <= steps.")
         if not 0 < self.min_lr <= self.lr:
             raise ConfigError(f"Need 0 < min_lr <= lr, got {self.min_lr}, {self.lr}.")
 
-    @classmethod
-    def smoke(cls, **overrides: Any) -> TinyBertRecipe:
-        """A seconds-long version that runs every step of the recipe, for tests."""
-        settings = {
-            "train_stories": 200, "val_stories": 40, "bpe_stories": 100, "vocab_size": 300,
-            "n_layer": 1, "n_head": 2, "n_embd": 16, "intermediate": 32, "max_position": 128,
-            "batch_size": 8, "steps": 4, "warmup_steps": 1, "eval_interval": 2,
-            "eval_stories": 10,
-        }  # fmt: skip
-        return cls(**{**settings, **overrides})
 
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
 
 # ------------------------------------------------------------------------------ data

@@ -34,14 +34,13 @@ points and the validation loss within ±0.05 of ``metrics.json``.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from lmkit.data.story_corpus import EOT, LANGS, encode_stories, story_texts
 from lmkit.device import describe_device, pick_device, seed_everything
@@ -65,7 +64,7 @@ SAMPLE_PROMPTS = ("我喜欢吃苹果。", "Alice went to the park.")
 
 # ------------------------------------------------------------------------------ settings
 @dataclass(frozen=True)
-class TinyGPTRecipe:
+class TinyGPTRecipe(_skeleton.RecipeSettings):
     """Every setting of the tiny-gpt recipe; the defaults made the shipped model.
 
     :meth:`smoke` gives a minute-sized version for testing the mechanics. Introduced in chapter 9.
@@ -93,8 +92,14 @@ class TinyGPTRecipe:
     grammar_sentences: int = 240
     temperature: float = 0.8
 
-    def __post_init__(self) -> None:
-        _skeleton.check_recipe_fields(self)
+    SMOKE: ClassVar[dict[str, Any]] = {
+        "train_stories": 300, "val_stories": 40, "bpe_stories": 100, "vocab_size": 300,
+        "n_layer": 1, "n_head": 2, "n_embd": 16, "block_size": 96, "batch_size": 4,
+        "steps": 4, "warmup_steps": 1, "eval_interval": 2, "eval_steps": 2,
+        "grammar_sentences": 4,
+    }  # fmt: skip
+
+    def check(self) -> None:
         if self.lr <= 0 or self.min_lr > self.lr:
             raise ConfigError(
                 f"Need 0 < min_lr <= lr, got lr={self.lr}, min_lr={self.min_lr}. "
@@ -116,20 +121,7 @@ class TinyGPTRecipe:
                 f"n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head})."
             )
 
-    @classmethod
-    def smoke(cls, **overrides: Any) -> TinyGPTRecipe:
-        """A tiny version (seconds on a CPU) that runs every step of the recipe, for tests."""
-        settings = {
-            "train_stories": 300, "val_stories": 40, "bpe_stories": 100, "vocab_size": 300,
-            "n_layer": 1, "n_head": 2, "n_embd": 16, "block_size": 96, "batch_size": 4,
-            "steps": 4, "warmup_steps": 1, "eval_interval": 2, "eval_steps": 2,
-            "grammar_sentences": 4,
-        }  # fmt: skip
-        return cls(**{**settings, **overrides})
 
-    def to_dict(self) -> dict[str, Any]:
-        """All settings as a JSON-ready dict."""
-        return dataclasses.asdict(self)
 
 
 # ------------------------------------------------------------------------------ the run

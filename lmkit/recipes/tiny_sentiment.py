@@ -21,14 +21,13 @@ What it does, all seeded:
 
 from __future__ import annotations
 
-import dataclasses
 import random
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 
@@ -51,7 +50,7 @@ DEFAULT_INIT = Path(__file__).resolve().parents[1] / "weights" / "tiny-bert"
 
 
 @dataclass(frozen=True)
-class TinySentimentRecipe:
+class TinySentimentRecipe(_skeleton.RecipeSettings):
     """Every setting of the tiny-sentiment recipe; the defaults made the shipped model."""
 
     seed: int = 0  # training sentences, weights of the new layers, batch order
@@ -68,24 +67,19 @@ class TinySentimentRecipe:
     dropout: float = 0.1
     eval_interval: int = 500
 
-    def __post_init__(self) -> None:
-        _skeleton.check_recipe_fields(self, may_be_zero=("review_repeats",))
+    SMOKE: ClassVar[dict[str, Any]] = {
+        "train_per_lang": 40, "test_per_lang": 20, "review_repeats": 1, "batch_size": 8,
+        "steps": 4, "warmup_steps": 1, "eval_interval": 2,
+    }  # fmt: skip
+    MAY_BE_ZERO: ClassVar[tuple[str, ...]] = ("review_repeats",)
+
+    def check(self) -> None:
         if self.warmup_steps > self.steps or not 0 < self.min_lr <= self.lr:
             raise ConfigError("Need warmup_steps <= steps and 0 < min_lr <= lr.")
         if not self.dropout < 1:
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}.")
 
-    @classmethod
-    def smoke(cls, **overrides: Any) -> TinySentimentRecipe:
-        """A seconds-long version that runs every step of the recipe, for tests."""
-        settings = {
-            "train_per_lang": 40, "test_per_lang": 20, "review_repeats": 1, "batch_size": 8,
-            "steps": 4, "warmup_steps": 1, "eval_interval": 2,
-        }  # fmt: skip
-        return cls(**{**settings, **overrides})
 
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
 
 # ------------------------------------------------------------------------------ pieces
