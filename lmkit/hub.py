@@ -21,10 +21,11 @@ and the device, returning ``(model, tokenizer)``).
 from __future__ import annotations
 
 import difflib
+import errno
 import importlib
-import json
 import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from lmkit import safe_files
 from lmkit.device import pick_device
 from lmkit.errors import CheckpointError, InputError, LmkitError, OfflineError
 from lmkit.registry import KINDS, MODEL_TYPES, model_type_of
@@ -200,7 +202,8 @@ def load(
     if isinstance(name_or_path, str) and text in BUILTIN_MODELS:
         return _load_builtin(BUILTIN_MODELS[text], target)
     path = Path(text).expanduser()
-    if path.is_dir():
+    found = _probe(path)
+    if found == "folder":
         entry = MODEL_TYPES.get(_peek_model_type(path) or "")
         loader = entry.loader if entry is not None else None
         model, tokenizer = (
@@ -209,25 +212,48 @@ def load(
         return LoadedModel(
             model, tokenizer, path.name, _kind_of(model), _read_card(path), "local", path
         )
-    if path.exists():
+    if found == "other":
         raise CheckpointError(
             f"{path} is a file; load() expects a model folder (config.json, model.safetensors, "
             "tokenizer.json), a built-in name or a hub name."
         )
     if _looks_like_path(text):
-        raise CheckpointError(f"There is no folder {path}. Check the path. {_builtin_list()}")
+        raise CheckpointError(
+            f"There is no folder {_shown(str(path))}. Check the path. {_builtin_list()}"
+        )
     close = difflib.get_close_matches(text.lower(), list(BUILTIN_MODELS), n=1, cutoff=0.75)
-    if close or not _HUB_ID.fullmatch(text):
+    if close or not _HUB_ID.fullmatch(text) or len(text) > _HUB_ID_MAX:
         hint = f" Did you mean {close[0]!r}?" if close else ""
         raise InputError(
-            f"Unknown model {text!r}: not a built-in model, a folder or a Hugging Face model "
-            f"name.{hint} {_builtin_list()}"
+            f"Unknown model {_shown(text)}: not a built-in model, a folder or a Hugging Face "
+            f"model name.{hint} {_builtin_list()}"
         )
     return _load_hub(text, target)
 
 
-# Hub ids: "name" or "owner/name", letters, digits, "-", "_", "."; not starting with a dot.
+def _shown(text: str) -> str:
+    """``text`` quoted for a message, cut short if it is long."""
+    return repr(text) if len(text) <= 100 else f"{text[:60]!r}… ({len(text)} characters)"
+
+
+def _probe(path: Path) -> str | None:
+    """``"folder"``, ``"other"`` (something that is not a folder) or ``None`` (nothing there,
+    or a name the file system cannot even look up, such as one too long to be a path)."""
+    try:
+        mode = os.stat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError, ValueError):
+        return None
+    except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:
+            return None
+        raise CheckpointError(f"Cannot look at {_shown(str(path))}: {exc.strerror}.") from exc
+    return "folder" if stat.S_ISDIR(mode) else "other"
+
+
+# Hub ids: "name" or "owner/name", letters, digits, "-", "_", "."; not starting with a dot;
+# at most 96 characters, as the Hugging Face hub allows.
 _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?")
+_HUB_ID_MAX = 96
 
 
 def _looks_like_path(text: str) -> bool:
@@ -265,8 +291,8 @@ def _peek_model_type(folder: Path) -> str | None:
     """``model_type`` from the folder's config.json, or None if it cannot be read (the loader
     that runs next reports what is wrong)."""
     try:
-        data = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError):
+        data = safe_files.read_json(folder / "config.json", "model config")
+    except LmkitError:  # also FIFOs, devices and huge files: refused, never opened
         return None
     model_type = data.get("model_type") if isinstance(data, dict) else None
     return model_type if isinstance(model_type, str) else None
@@ -274,25 +300,58 @@ def _peek_model_type(folder: Path) -> str | None:
 
 def _load_folder(folder: Path, device: torch.device) -> tuple[nn.Module, Tokenizer]:
     """Model and tokenizer from an lmkit folder; any problem becomes a CheckpointError."""
-    missing = [name for name in REQUIRED_FILES if not (folder / name).is_file()]
+    missing = [name for name in REQUIRED_FILES if not (folder / name).exists()]
     if missing:
         raise CheckpointError(
             f"{folder} is not a complete lmkit model folder: {', '.join(missing)} missing. A "
             "model folder holds config.json + model.safetensors (lmkit.training.checkpoint.save_model) "
             "and tokenizer.json (tokenizer.save)."
         )
+    for name in REQUIRED_FILES:  # a FIFO, a device, or a link to one is refused unopened
+        safe_files.check_regular_file(folder / name, name)
     model = load_model(folder, map_location=device)  # raises CheckpointError itself
     try:
         tokenizer = load_tokenizer(folder / TOKENIZER_FILE)
     except LmkitError as exc:
         raise CheckpointError(f"The tokenizer of {folder} cannot be read: {exc}") from exc
-    model_vocab = getattr(getattr(model, "config", None), "vocab_size", None)
-    if isinstance(model_vocab, int) and tokenizer.vocab_size > model_vocab:
+    problems = _tokenizer_misfits(model, tokenizer)
+    if problems:
         raise CheckpointError(
-            f"{folder}: the tokenizer has {tokenizer.vocab_size} tokens but the model only "
-            f"{model_vocab}; they do not belong together. Save them from the same run."
+            f"{folder}: the tokenizer and the model do not belong together ("
+            + "; ".join(problems)
+            + "). Save the model and its tokenizer from the same run."
         )
     return model, tokenizer
+
+
+def _tokenizer_misfits(model: nn.Module, tokenizer: Tokenizer) -> list[str]:
+    """What keeps ``tokenizer`` from being ``model``'s, by the rules of its registry entry."""
+    entry = MODEL_TYPES.get(model_type_of(model) or "")
+    config = getattr(model, "config", None)
+    vocab, size = getattr(config, "vocab_size", None), tokenizer.vocab_size
+    problems = []
+    if isinstance(vocab, int) and size > vocab:
+        problems.append(f"the tokenizer has {size} tokens but the model only {vocab}")
+    elif isinstance(vocab, int) and entry is not None and entry.exact_vocab and size != vocab:
+        problems.append(f"a {entry.name} model needs one token per id: {size} tokens vs {vocab}")
+    if entry is None:
+        return problems
+    specials = getattr(tokenizer, "special_tokens", {})
+    lacking = [s for s in entry.tokenizer_specials if s not in specials]
+    lacking += [f"a {r!r} token" for r in entry.tokenizer_roles if _role_id(tokenizer, r) is None]
+    if lacking:
+        problems.append(f"a {entry.name} model needs {', '.join(lacking)}, the tokenizer has not")
+    pad = getattr(config, "pad_id", None)
+    if "pad" in entry.tokenizer_roles and isinstance(pad, int):
+        own = _role_id(tokenizer, "pad")
+        if own is not None and own != pad:
+            problems.append(f"the model's pad_id is {pad}, the tokenizer's padding id {own}")
+    return problems
+
+
+def _role_id(tokenizer: Tokenizer, role: str) -> int | None:
+    value = getattr(tokenizer, f"{role}_id", None)
+    return value if isinstance(value, int) else None
 
 
 def _kind_of(model: nn.Module) -> str:
@@ -305,10 +364,7 @@ def _kind_of(model: nn.Module) -> str:
 
 def _read_card(folder: Path) -> str | None:
     card = folder / CARD_FILE
-    try:
-        return card.read_text(encoding="utf-8") if card.is_file() else None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CheckpointError(f"{card} cannot be read as UTF-8 text: {exc}") from exc
+    return safe_files.read_text(card, "model card") if card.is_file() else None
 
 
 def _load_hub(name: str, device: torch.device) -> LoadedModel:

@@ -24,24 +24,42 @@ KINDS = ("causal-lm", "masked-lm", "classifier", "encoder")
 class ModelType:
     """One registered model type. ``model_class``/``config_class``: classes or ``"module:Name"``
     strings; ``loader``: ``"module:function"`` taking ``(folder, device)`` and returning
-    ``(model, tokenizer)``, or ``None`` for the standard folder loader."""
+    ``(model, tokenizer)``, or ``None`` for the standard folder loader.
+
+    What the tokenizer saved beside such a model must have (checked by :func:`lmkit.hub.load`):
+    ``tokenizer_specials``, special tokens by name (BERT's ``[CLS]``…); ``tokenizer_roles``,
+    roles such as ``"eos"`` (a causal LM is prompted after its end-of-text token) or ``"pad"``
+    (it must be the config's ``pad_id``); ``exact_vocab``: one token per row of the model's
+    vocabulary, for models that emit ids the tokenizer must decode (causal and masked LMs).
+    """
 
     name: str
     model_class: type | str
     config_class: type | str | None
     kind: str
     loader: str | None = None
+    tokenizer_specials: tuple[str, ...] = ()
+    tokenizer_roles: tuple[str, ...] = ()
+    exact_vocab: bool = False
 
 
 def _builtin_types() -> dict[str, ModelType]:
     bert_config = "lmkit.bert.model:BertConfig"
+    bert = {"tokenizer_specials": ("[CLS]", "[SEP]"), "tokenizer_roles": ("pad",)}
     types = (
-        ModelType("gpt", "lmkit.gpt.model:GPT", "lmkit.gpt.model:GPTConfig", "causal-lm"),
-        ModelType("bert", "lmkit.bert.model:BertEncoder", bert_config, "encoder"),
-        ModelType("bert-mlm", "lmkit.bert.model:BertForMaskedLM", bert_config, "masked-lm"),
+        ModelType(
+            "gpt", "lmkit.gpt.model:GPT", "lmkit.gpt.model:GPTConfig", "causal-lm",
+            tokenizer_roles=("eos",), exact_vocab=True,
+        ),
+        ModelType("bert", "lmkit.bert.model:BertEncoder", bert_config, "encoder", **bert),
+        ModelType(
+            "bert-mlm", "lmkit.bert.model:BertForMaskedLM", bert_config, "masked-lm",
+            tokenizer_specials=("[CLS]", "[SEP]", "[MASK]"), tokenizer_roles=("pad",),
+            exact_vocab=True,
+        ),
         ModelType(
             "bert-classifier", "lmkit.bert.model:BertForSequenceClassification", bert_config,
-            "classifier",
+            "classifier", **bert,
         ),
         ModelType(
             "minilm-classifier", "lmkit.minilm.classifier:MiniLMClassifier", None, "classifier",
@@ -64,9 +82,14 @@ def register_model_type(
     config_class: type | str | None,
     kind: str,
     loader: str | None = None,
+    *,
+    tokenizer_specials: tuple[str, ...] = (),
+    tokenizer_roles: tuple[str, ...] = (),
+    exact_vocab: bool = False,
 ) -> ModelType:
     """Add (or replace) a model type, e.g. for your own model class, so that
-    :func:`lmkit.training.checkpoint.save_model` can write it and ``load_model`` rebuild it."""
+    :func:`lmkit.training.checkpoint.save_model` can write it and ``load_model`` rebuild it.
+    The ``tokenizer_*`` and ``exact_vocab`` settings are described in :class:`ModelType`."""
     if not isinstance(name, str) or not name:
         raise InputError(f"model_type must be a non-empty string, got {name!r}.")
     for what, ref in (("model_class", model_class), ("config_class", config_class)):
@@ -78,7 +101,18 @@ def register_model_type(
         raise InputError(f"kind must be one of {KINDS}, got {kind!r}.")
     if loader is not None and not (isinstance(loader, str) and ":" in loader):
         raise InputError(f"loader must be None or a 'module:function' string, got {loader!r}.")
-    MODEL_TYPES[name] = ModelType(name, model_class, config_class, kind, loader)
+    for what, names in (
+        ("tokenizer_specials", tokenizer_specials),
+        ("tokenizer_roles", tokenizer_roles),
+    ):
+        if not isinstance(names, tuple) or not all(isinstance(n, str) and n for n in names):
+            raise InputError(f"{what} must be a tuple of non-empty strings, got {names!r}.")
+    if not isinstance(exact_vocab, bool):
+        raise InputError(f"exact_vocab must be True or False, got {exact_vocab!r}.")
+    MODEL_TYPES[name] = ModelType(
+        name, model_class, config_class, kind, loader, tokenizer_specials, tokenizer_roles,
+        exact_vocab,
+    )  # fmt: skip
     return MODEL_TYPES[name]
 
 

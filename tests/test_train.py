@@ -101,16 +101,16 @@ def test_batching_rejects_bad_input() -> None:
         LMBatches(torch.tensor([-1] + [1] * 40), 4, 2)
     with pytest.raises(InputError, match="1-D LongTensor"):
         LMBatches("some text", 4, 2)
-    with pytest.raises(ConfigError, match="block_size must be a positive integer"):
+    with pytest.raises(ConfigError, match="block_size must be an integer >= 1"):
         LMBatches(tokens(), 0, 2)
-    with pytest.raises(ConfigError, match="batch_size must be a positive integer"):
+    with pytest.raises(ConfigError, match="batch_size must be an integer >= 1"):
         LMBatches(tokens(), 4, 2.5)
     data = LMBatches(tokens(), 4, 4)
     with pytest.raises(ConfigError, match="divisible by the number of processes"):
         data.batch(0, world_size=3)
     with pytest.raises(ConfigError, match="rank must be < world_size"):
         data.batch(0, rank=2, world_size=2)
-    with pytest.raises(ConfigError, match="step must be a non-negative integer"):
+    with pytest.raises(ConfigError, match="step must be an integer >= 0"):
         data.batch(-1)
 
 

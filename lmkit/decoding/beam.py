@@ -91,12 +91,20 @@ class _Hypothesis:
     node_id: int
 
 
+MAX_LENGTH_PENALTY = 10
+
+
 def _check_beam_args(
     num_beams: object, max_new_tokens: object, length_penalty: object, eos_id: object, vocab: int
 ) -> None:
     check_int("num_beams", num_beams, 1, 256, " Try 4 or 5.")
     check_int("max_new_tokens", max_new_tokens, 1, MAX_NEW_TOKENS)
-    check_number("length_penalty", length_penalty)
+    # score = logprob / length**penalty: a huge penalty (±1e308) over- or underflows the power
+    # to inf or 0; within ±10 it stays finite for every allowed length (up to MAX_NEW_TOKENS).
+    check_number(
+        "length_penalty", length_penalty, -MAX_LENGTH_PENALTY, MAX_LENGTH_PENALTY,
+        " Typical values are 0 (plain log-probability) to 2 (favour longer sequences).",
+    )  # fmt: skip
     if eos_id is not None:
         check_int("eos_id", eos_id, 0, vocab - 1, " Use None for no end-of-sequence token.")
 

@@ -213,14 +213,54 @@ def save_folder(
     return folder
 
 
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+_CONFIG_FIELDS: dict[str, tuple[Any, str]] = {
+    "labels": (
+        lambda v: isinstance(v, list) and len(v) >= 2 and len(set(map(str, v))) == len(v)
+        and all(isinstance(x, str) and x for x in v),
+        "a list of at least two distinct label names",
+    ),
+    "dropout": (
+        lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < 1,
+        "a number in [0, 1)",
+    ),
+    "max_length": (lambda v: _is_int(v) and 1 <= v <= 1_000_000, "an integer >= 1"),
+    "tuned_layers": (
+        lambda v: isinstance(v, list) and all(_is_int(i) for i in v), "a list of layer numbers"
+    ),
+    "weights_file": (
+        lambda v: isinstance(v, str) and v not in ("", ".", "..") and Path(v).name == v
+        and "\\" not in v,
+        "a file name in the folder (no path)",
+    ),
+    "encoder": (
+        lambda v: isinstance(v, dict) and isinstance(v.get("version"), str)
+        and isinstance(v.get("sha256"), str) and len(v["sha256"]) == 64,
+        'an object with the encoder\'s "version" and "sha256"',
+    ),
+}  # fmt: skip
+
+
 def _read_config(folder: Path) -> dict[str, Any]:
+    """The folder's config.json, every field checked (a bad one is a CheckpointError)."""
+    from lmkit.safe_files import check_regular_file, read_json
+
     path = folder / CONFIG_FILE
-    try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"Cannot read {path}: {exc}. Rebuild the folder.") from exc
+    config = read_json(path, "minilm-classifier config", fix="Rebuild the folder with the recipe.")
     if not isinstance(config, dict) or config.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a minilm-classifier config (format {FORMAT!r}).")
+    config.setdefault("tuned_layers", [])
+    for name, (valid, requirement) in _CONFIG_FIELDS.items():
+        if name not in config or not valid(config[name]):
+            got = repr(config[name])[:60] if name in config else "nothing"
+            raise CheckpointError(
+                f"{path}: {name!r} must be {requirement}, got {got}. The file is damaged or was "
+                "edited; rebuild the folder with python -m lmkit.recipes.minilm_sentiment."
+            )
+    check_regular_file(folder / config["weights_file"], "classifier weights")  # no FIFO/device
     return config
 
 

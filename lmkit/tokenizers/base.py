@@ -320,16 +320,21 @@ class Tokenizer(ABC):
 
 
 def read_tokenizer_file(path: Path) -> dict[str, Any]:
-    """Parse and sanity-check the envelope (JSON object, type, version) of a tokenizer file."""
-    if not path.is_file():
-        raise TokenizerError(f"No tokenizer file at {path}. Check the path, or save one first.")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise TokenizerError(
-            f"{path} is not a JSON tokenizer file ({exc}). It may be damaged or a different kind "
-            "of file; save the tokenizer again."
-        ) from exc
+    """Parse and sanity-check the envelope (JSON object, type, version) of a tokenizer file.
+
+    The file must be a regular file (not a FIFO or a device) of at most 50 MB; see
+    :mod:`lmkit.safe_files`.
+    """
+    from lmkit.safe_files import read_json
+
+    data = read_json(
+        path,
+        "tokenizer file",
+        error=TokenizerError,
+        missing=f"No tokenizer file at {path}. Check the path, or save one first.",
+        fix="It is not a JSON tokenizer file: it may be damaged or a different kind of file; "
+        "save the tokenizer again.",
+    )
     if not isinstance(data, dict) or not isinstance(data.get("type"), str):
         raise TokenizerError(
             f'{path} is JSON but not an lmkit tokenizer file (no "type" field). Files from '

@@ -16,6 +16,7 @@ under a temporary name, flushed to disk (fsync) and only then renamed over the o
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -27,15 +28,20 @@ from torch import nn
 
 from lmkit.errors import CheckpointError, InputError
 from lmkit.registry import MODEL_TYPES, model_type_of, resolve
+from lmkit.safe_files import sha256_file, verify_sha256
 from lmkit.training.files import (
     atomic_write,
+    check_before_building,
+    check_weights_fit,
+    read_header,
     read_json,
     read_shapes,
     read_tensors,
     replace_directory,
+    require_file,
     write_json,
 )
-from lmkit.training.run_state import flatten_optimizer, unflatten_optimizer
+from lmkit.training.run_state import check_state_fields, flatten_optimizer, unflatten_optimizer
 
 __all__ = [
     "FORMAT_VERSION",
@@ -57,6 +63,9 @@ CONFIG_FILE = "config.json"
 OPTIMIZER_FILE = "optimizer.safetensors"
 RNG_FILE = "rng.safetensors"
 STATE_FILE = "state.json"
+STATE_MAX_BYTES = 2**30  # state.json holds the whole history; a long run may log a lot
+CONFIG_KEY = "lmkit_config"  # the weights' header records the config they were saved with
+DIGEST_KEY = "weights_sha256"  # config.json records the SHA-256 of its model.safetensors
 
 
 def config_to_dict(config: object) -> dict[str, Any]:
@@ -75,7 +84,7 @@ def _config_from_dict(config_cls: type, data: dict[str, Any]) -> object:
         if hasattr(config_cls, "from_dict"):
             return config_cls.from_dict(data)
         return config_cls(**data)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as exc:
         raise CheckpointError(
             f"The saved config does not fit {config_cls.__name__}: {exc}. The checkpoint may come "
             "from a different lmkit version; re-export it with the version that wrote it."
@@ -89,42 +98,10 @@ def _weights_file(path: str | os.PathLike) -> Path:
 
 
 def check_weights(model: nn.Module, path: str | os.PathLike) -> None:
-    """Raise :class:`CheckpointError` unless the weights file fits ``model`` key for key.
-
-    Tied parameters (``lm_head.weight`` sharing ``wte.weight``) are stored once; the other
-    name is accepted when its twin is present.
-    """
-    file = _weights_file(path)
-    shapes, _ = read_shapes(file)
-    own = model.state_dict()
-    by_storage: dict[int, list[str]] = {}
-    for name, tensor in own.items():
-        if tensor.numel():
-            by_storage.setdefault(tensor.data_ptr(), []).append(name)
-    wrong = [
-        f"{k}: file {shapes[k]} vs model {tuple(v.shape)}"
-        for k, v in own.items()
-        if k in shapes and shapes[k] != tuple(v.shape)
-    ]
-    missing = []
-    for k, v in own.items():
-        twins = by_storage.get(v.data_ptr(), []) if v.numel() else []
-        if k not in shapes and not any(twin in shapes for twin in twins):
-            missing.append(k)
-    unexpected = [k for k in shapes if k not in own]
-    if wrong or missing or unexpected:
-        parts = []
-        if wrong:
-            parts.append(f"wrong shapes: {'; '.join(wrong[:5])}")
-        if missing:
-            parts.append(f"missing from the file: {', '.join(missing[:5])}")
-        if unexpected:
-            parts.append(f"not in the model: {', '.join(unexpected[:5])}")
-        raise CheckpointError(
-            f"The weights in {file} do not fit this {type(model).__name__} ("
-            + "; ".join(parts)
-            + "). Build the model with the same config the weights were saved with."
-        )
+    """Raise :class:`CheckpointError` unless the weights file (or a folder's
+    ``model.safetensors``) fits ``model`` key for key, in shape and dtype; see
+    :func:`lmkit.training.files.check_weights_fit`."""
+    check_weights_fit(model, _weights_file(path))
 
 
 def load_weights(model: nn.Module, path: str | os.PathLike) -> nn.Module:
@@ -142,11 +119,20 @@ def load_weights(model: nn.Module, path: str | os.PathLike) -> nn.Module:
     return model
 
 
+def _weights_writer(model: nn.Module, config: dict[str, Any] | None) -> Callable[[Path], None]:
+    """Writes ``model``'s weights; the header records ``config``, binding the two files."""
+    metadata = {CONFIG_KEY: json.dumps(config, sort_keys=True)} if config is not None else None
+    return lambda p: safetensors.torch.save_model(model, str(p), metadata=metadata)
+
+
 def save_model(model: nn.Module, directory: str | os.PathLike) -> Path:
     """Export ``model`` to ``directory``: ``model.safetensors`` plus ``config.json``.
 
     ``model`` must have a ``config`` dataclass and a registered class (see
     :mod:`lmkit.registry`); ``GPT`` is registered as ``"gpt"``. Introduced in chapter 8.
+    Each file is replaced atomically, and the two are bound together: the weights' header
+    records the config and ``config.json`` the weights' SHA-256, so a save interrupted between
+    the two files (or a damaged weights file) is refused by :func:`load_model`.
     """
     if not isinstance(model, nn.Module):
         raise InputError(f"save_model expects an nn.Module, got {type(model).__name__}.")
@@ -163,33 +149,67 @@ def save_model(model: nn.Module, directory: str | os.PathLike) -> Path:
     directory = Path(directory)
     if directory.exists() and not directory.is_dir():
         raise CheckpointError(f"{directory} is a file; save_model writes into a folder.")
-    atomic_write(directory / MODEL_FILE, lambda p: safetensors.torch.save_model(model, str(p)))
-    atomic_write(directory / CONFIG_FILE, lambda p: write_json(p, config))
+    try:
+        json.dumps(config, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"The model's config cannot be saved as JSON: {exc}") from exc
+    weights = atomic_write(directory / MODEL_FILE, _weights_writer(model, config))
+    digest = sha256_file(weights)
+    atomic_write(directory / CONFIG_FILE, lambda p: write_json(p, {**config, DIGEST_KEY: digest}))
     return directory
+
+
+def _check_bound(
+    directory: Path, config: dict[str, Any], digest: object, saved: str | None
+) -> None:
+    """Refuse a config.json and model.safetensors that were not saved together."""
+    if saved is not None:
+        try:
+            recorded = json.loads(saved)
+        except ValueError:
+            recorded = None
+        if not isinstance(recorded, dict) or recorded != config:
+            differ = sorted(
+                k for k in set(config) | set(recorded or {})
+                if not isinstance(recorded, dict) or config.get(k) != recorded.get(k)
+            )  # fmt: skip
+            raise CheckpointError(
+                f"{directory / CONFIG_FILE} does not match the config {MODEL_FILE} was saved with "
+                f"(they differ in {differ[:6]}): the two files come from different saves (was a "
+                "save interrupted?). Save the model again."
+            )
+    if digest is not None:
+        verify_sha256(directory / MODEL_FILE, digest, "model weights")
 
 
 def load_model(directory: str | os.PathLike, map_location: str | torch.device = "cpu") -> nn.Module:
     """Rebuild a model saved by :func:`save_model` (or a training checkpoint), in eval mode.
 
-    Introduced in chapter 8.
+    The config is checked against the weights' header (shapes, dtypes, and the config and
+    SHA-256 recorded at save time) before the model is allocated. Introduced in chapter 8.
     """
     directory = Path(directory)
-    if not directory.is_dir():
+    try:
+        is_folder = directory.is_dir()
+    except OSError as exc:  # e.g. a name too long for the file system
+        raise CheckpointError(f"Cannot look at {str(directory)[:80]!r}: {exc.strerror}.") from exc
+    if not is_folder:
         raise CheckpointError(
             f"{directory} is not a folder. load_model expects the folder written by save_model."
         )
-    if (directory / CONFIG_FILE).is_file() or not (directory / STATE_FILE).is_file():
+    if (directory / CONFIG_FILE).exists() or not (directory / STATE_FILE).is_file():
         config = read_json(directory / CONFIG_FILE, "model config")
     else:  # a training checkpoint without a config.json (an unregistered model type)
-        state = read_json(directory / STATE_FILE, "checkpoint state")
+        state = read_state(directory)
         config = {"model_type": state.get("model_type"), **(state.get("model_config") or {})}
-    model_type = config.pop("model_type", None)
+    digest = config.pop(DIGEST_KEY, None)
+    model_type = config.get("model_type")
     if model_type is None:
         raise CheckpointError(
             f"{directory / CONFIG_FILE} has no 'model_type', so it was not written by lmkit. "
             "For Hugging Face checkpoints use the lmkit Hugging Face converters."
         )
-    entry = MODEL_TYPES.get(model_type)
+    entry = MODEL_TYPES.get(model_type) if isinstance(model_type, str) else None
     if entry is None or entry.config_class is None:
         raise CheckpointError(
             f"Unknown model_type {model_type!r} in {directory}. Known: "
@@ -197,8 +217,14 @@ def load_model(directory: str | os.PathLike, map_location: str | torch.device = 
             "it with lmkit.registry.register_model_type, or load the folder with lmkit.load."
         )
     model_cls, config_cls = resolve(entry.model_class), resolve(entry.config_class)
-    model = model_cls(_config_from_dict(config_cls, config))
-    load_weights(model, directory / MODEL_FILE)
+    model_config = _config_from_dict(
+        config_cls, {k: v for k, v in config.items() if k != "model_type"}
+    )
+    weights = directory / MODEL_FILE
+    _check_bound(directory, config, digest, read_header(weights)[2].get(CONFIG_KEY))
+    check_before_building(model_cls, model_config, weights)
+    model = model_cls(model_config)
+    load_weights(model, weights)
     return model.to(map_location).eval()
 
 
@@ -245,14 +271,29 @@ def save_checkpoint(
         "optimizer": opt_meta,
     }
     rng = {k: v.detach().cpu().contiguous() for k, v in (rng_tensors or {}).items()}
+    export = None  # config.json, written when load_model can rebuild the model
+    if model_type is not None and model_config is not None:
+        try:
+            export = {"model_type": model_type, **json.loads(json.dumps(model_config))}
+        except (TypeError, ValueError) as exc:
+            raise CheckpointError(f"Could not serialise the model config: {exc}") from exc
     writers: dict[str, Callable[[Path], None]] = {
-        MODEL_FILE: lambda p: safetensors.torch.save_model(model, str(p)),
+        MODEL_FILE: _weights_writer(model, export),
         OPTIMIZER_FILE: lambda p: safetensors.torch.save_file(opt_tensors, str(p)),
         RNG_FILE: lambda p: safetensors.torch.save_file(rng, str(p)),
     }
-    if model_type is not None and model_config is not None:
-        writers[CONFIG_FILE] = lambda p: write_json(p, {"model_type": model_type, **model_config})
-    writers[STATE_FILE] = lambda p: write_json(p, full_state)  # last: marks a complete folder
+    if export is not None:
+        writers[CONFIG_FILE] = lambda p: write_json(
+            p, {**export, DIGEST_KEY: sha256_file(p.parent / MODEL_FILE)}
+        )
+    # Last: marks a complete folder, and records every other file's SHA-256.
+    writers[STATE_FILE] = lambda p: write_json(
+        p,
+        {
+            **full_state,
+            "files_sha256": {n: sha256_file(p.parent / n) for n in writers if n != STATE_FILE},
+        },
+    )
     try:
         replace_directory(path, writers, marker=STATE_FILE)
     except (TypeError, ValueError) as exc:  # json refuses NaN and non-JSON objects
@@ -265,7 +306,7 @@ def read_state(path: str | os.PathLike) -> dict[str, Any]:
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise CheckpointError(f"{path} is a file; a checkpoint is a folder. Pass the folder.")
-    state = read_json(path / STATE_FILE, "checkpoint state")
+    state = read_json(path / STATE_FILE, "checkpoint state", max_bytes=STATE_MAX_BYTES)
     if state.get("format") != FORMAT_NAME:
         raise CheckpointError(
             f'{path / STATE_FILE} is not an lmkit checkpoint (no "format": "{FORMAT_NAME}"). '
@@ -277,19 +318,30 @@ def read_state(path: str | os.PathLike) -> dict[str, Any]:
             f"{path} uses checkpoint format version {version!r}; this lmkit reads version "
             f"{FORMAT_VERSION}. Use the lmkit version that wrote it (or upgrade lmkit)."
         )
-    for key in ("step", "optimizer"):
-        if key not in state:
-            raise CheckpointError(f"{path / STATE_FILE} lacks {key!r}; the file is incomplete.")
+    check_state_fields(state, path / STATE_FILE)
     return state
+
+
+_WHAT = {
+    MODEL_FILE: "model weights",
+    OPTIMIZER_FILE: "optimizer state",
+    RNG_FILE: "random-number-generator state",
+    CONFIG_FILE: "model config",
+}
 
 
 def read_checkpoint(path: str | os.PathLike) -> Checkpoint:
     """Read and validate a checkpoint folder (format, version, files); touches no model."""
     path = Path(path)
     state = read_state(path)
+    for name in (MODEL_FILE, OPTIMIZER_FILE, RNG_FILE):
+        require_file(path / name, _WHAT[name])
     opt_tensors, _ = read_tensors(path / OPTIMIZER_FILE, "optimizer state")
     rng_tensors, _ = read_tensors(path / RNG_FILE, "random-number-generator state")
     read_shapes(path / MODEL_FILE)  # fail early on a corrupted weights file
+    # A file that parses can still have changed since the save (one flipped byte of a weight).
+    for name, digest in state.get("files_sha256", {}).items():  # absent in older checkpoints
+        verify_sha256(path / name, digest, _WHAT.get(name, name))
     return Checkpoint(
         path, state, unflatten_optimizer(opt_tensors, state["optimizer"]), rng_tensors
     )

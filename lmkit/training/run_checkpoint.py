@@ -8,10 +8,11 @@ changing anything, that a checkpoint fits the Trainer it is loaded into.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.distributed as dist
@@ -19,13 +20,14 @@ import torch.distributed as dist
 from lmkit.device import seed_everything
 from lmkit.errors import CheckpointError, ConfigError
 from lmkit.training import checkpoint as ckpt
+from lmkit.training.config import TrainConfig
 from lmkit.training.distributed import gather_rng_states
 from lmkit.training.run_state import capture_rng_state, check_optimizer_state, restore_rng_state
 
 if TYPE_CHECKING:
     from lmkit.training.trainer import Trainer
 
-__all__ = ["load_run", "save_run"]
+__all__ = ["load_run", "resume_config", "save_run"]
 
 
 def save_run(trainer: Trainer, path: str | os.PathLike | None = None) -> Path:
@@ -98,3 +100,29 @@ def load_run(trainer: Trainer, path: str | os.PathLike) -> None:
             torch.cuda.set_rng_state(cuda_state, trainer.device)
     elif trainer.config.seed is not None:  # another number of processes: fresh, reproducible
         seed_everything(trainer.config.seed + rank + trainer.step)
+
+
+def resume_config(
+    path: str | os.PathLike, config: TrainConfig | None, overrides: dict[str, Any]
+) -> TrainConfig:
+    """The TrainConfig a run resumed from ``path`` continues with.
+
+    Without ``config``, the saved one, except that a run that saved checkpoints automatically
+    now saves them to ``path``, where it was resumed from (not to the folder it was first
+    saved to, which may belong to another run). ``overrides`` (``checkpoint_dir=`` too) win.
+    """
+    if config is None:
+        saved = ckpt.read_state(path).get("train_config")
+        if saved is None:
+            raise CheckpointError(
+                f"{path} holds no train_config; pass config=TrainConfig(...) to resume it."
+            )
+        config = TrainConfig.from_dict(saved)
+        if config.checkpoint_dir is not None:
+            config = dataclasses.replace(config, checkpoint_dir=os.fspath(path))
+    if overrides:
+        unknown = sorted(set(overrides) - {f.name for f in dataclasses.fields(TrainConfig)})
+        if unknown:
+            raise ConfigError(f"Unknown TrainConfig field(s) to override: {unknown}.")
+        config = dataclasses.replace(config, **overrides)
+    return config

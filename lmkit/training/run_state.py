@@ -6,8 +6,11 @@ Introduced in chapter 8.
 
 from __future__ import annotations
 
+import math
 import random
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -108,9 +111,69 @@ def restore_rng_state(state: Mapping[str, Any]) -> None:
         ) from exc
 
 
+# ----------------------------------------------------------------- state.json's fields
+def _int(low: int) -> Callable[[object], bool]:
+    return lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= low
+
+
+def _optional(test: Callable[[object], bool]) -> Callable[[object], bool]:
+    return lambda v: v is None or test(v)
+
+
+def _seconds(value: object) -> bool:
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    return number and math.isfinite(value) and value >= 0
+
+
+def _digests(value: object) -> bool:
+    return isinstance(value, dict) and all(
+        isinstance(k, str) and "/" not in k and "\\" not in k and k not in ("", ".", "..")
+        and isinstance(v, str) and re.fullmatch("[0-9a-f]{64}", v)
+        for k, v in value.items()
+    )  # fmt: skip
+
+
+# field -> (required?, test, what it must be)
+_STATE_FIELDS: dict[str, tuple[bool, Callable[[object], bool], str]] = {
+    "step": (True, _int(0), "a non-negative integer"),
+    "optimizer": (True, lambda v: isinstance(v, dict), "an object"),
+    "history": (
+        False,
+        lambda v: isinstance(v, list) and all(isinstance(r, dict) for r in v),
+        "a list of records (objects)",
+    ),
+    "elapsed": (False, _seconds, "a finite number of seconds >= 0"),
+    "world_size": (False, _optional(_int(1)), "an integer >= 1"),
+    "train_config": (False, lambda v: isinstance(v, dict), "an object"),
+    "model_type": (False, _optional(lambda v: isinstance(v, str)), "a string or null"),
+    "model_config": (False, _optional(lambda v: isinstance(v, dict)), "an object or null"),
+    "rng": (False, lambda v: isinstance(v, dict), "an object"),
+    "data": (False, lambda v: isinstance(v, dict), "an object"),
+    "files_sha256": (False, _digests, "an object of file names and 64-digit SHA-256s"),
+}
+
+
+def check_state_fields(state: Mapping[str, Any], where: Path) -> None:
+    """Raise :class:`CheckpointError` naming the first field of ``state.json`` that is missing
+    or of the wrong type (``step`` a non-negative integer, ``history`` a list of records…)."""
+    for name, (required, test, requirement) in _STATE_FIELDS.items():
+        if name not in state:
+            if required:
+                raise CheckpointError(f"{where} lacks {name!r}; the file is incomplete.")
+            continue
+        if not test(state[name]):
+            shown = repr(state[name])
+            shown = shown if len(shown) <= 60 else f"{shown[:60]}…"
+            raise CheckpointError(
+                f"{where}: {name!r} must be {requirement}, got {shown}. The file is damaged or "
+                "was edited; use an earlier checkpoint."
+            )
+
+
 __all__ = [
     "capture_rng_state",
     "check_optimizer_state",
+    "check_state_fields",
     "flatten_optimizer",
     "restore_rng_state",
     "unflatten_optimizer",

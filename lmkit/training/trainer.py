@@ -22,7 +22,6 @@ bf16 autocast and ``torch.compile`` are the subject of chapter 13.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
 import math
 import os
@@ -40,7 +39,6 @@ from lmkit.device import autocast, autocast_dtype, seed_everything
 from lmkit.errors import ConfigError, InputError, LmkitError
 from lmkit.training import run_checkpoint
 from lmkit.training.batching import LMBatches
-from lmkit.training.checkpoint import read_state
 from lmkit.training.config import TrainConfig
 from lmkit.training.distributed import Processes, any_process, global_mean, start_process_group
 from lmkit.training.optim import build_adamw
@@ -373,14 +371,10 @@ class Trainer:
 
         ``overrides`` change single settings (e.g. ``progress_bar=False``); changing the
         schedule (``max_steps``, ``lr``…) continues but no longer reproduces the original run.
+        A run that saved checkpoints automatically saves them to ``path`` from now on, unless
+        ``config`` or ``checkpoint_dir=`` says otherwise.
         """
-        if config is None:
-            config = TrainConfig.from_dict(read_state(path)["train_config"])
-        if overrides:
-            unknown = sorted(set(overrides) - {f.name for f in dataclasses.fields(TrainConfig)})
-            if unknown:
-                raise ConfigError(f"Unknown TrainConfig field(s) to override: {unknown}.")
-            config = dataclasses.replace(config, **overrides)
+        config = run_checkpoint.resume_config(path, config, overrides)
         trainer = cls(
             model, config, train_data, val_data, callbacks,
             evaluator=evaluator, param_groups=param_groups,
