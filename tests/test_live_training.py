@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from lmkit.errors import ConfigError, InputError
 from lmkit.tasks.live_training import (
+    MAX_CHAR_VOCAB,
     MAX_TEXT_CHARS,
     MIN_TEXT_CHARS,
     LiveTraining,
@@ -111,6 +112,22 @@ def test_tokenizers_learn_the_text_and_round_trip_it():
         assert "<|endoftext|>" in tokenizer.special_tokens
     with pytest.raises(ConfigError):
         train_tokenizer("word", text)
+
+
+def _distinct_characters(n: int) -> str:
+    """``n`` different printable code points (CJK ideographs), a few times each."""
+    return "".join(chr(0x4E00 + i) for i in range(n)) * 2
+
+
+def test_the_character_vocabulary_is_capped_like_bpes():
+    # finding: 100,000 distinct code points gave a 99,965-token vocabulary, 13.6M parameters
+    with pytest.raises(InputError, match=r"5,000 different characters.*the limit is 4,096"):
+        train_tokenizer("char", _distinct_characters(5_000))
+    assert train_tokenizer("char", _distinct_characters(MAX_CHAR_VOCAB - 1)).vocab_size == 4096
+    assert train_tokenizer("bpe", _distinct_characters(5_000), 300).vocab_size <= 300
+    with pytest.raises(InputError, match="limit is 4,096"):
+        LiveTraining(LiveTrainingSettings(source="text", tokenizer="char", **TINY),
+                     text=_distinct_characters(50_000))  # fmt: skip
 
 
 def test_two_threads_advancing_one_run_take_turns_instead_of_racing():

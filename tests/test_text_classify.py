@@ -12,10 +12,13 @@ from hypothesis import strategies as st
 from toy_classifiers import ToyTokenizer, toy_loaded
 
 from lmkit.errors import ConfigError, InputError
+from lmkit.tasks.csv_batch import escape_formula, plan_batches
 from lmkit.tasks.text_classify import (
+    FileJob,
     classify,
     classify_csv,
     encode_for_model,
+    is_blank,
     model_max_length,
     predict_batch,
     predict_proba,
@@ -110,9 +113,9 @@ def test_any_text_gives_probabilities_or_input_error(toy, text):
     try:
         result = classify(toy, text)
     except InputError:
-        assert not text.strip()
+        assert is_blank(text)
     else:
-        assert text.strip()
+        assert not is_blank(text)
         assert sum(result.probabilities.values()) == pytest.approx(1.0, abs=1e-5)
 
 
@@ -216,9 +219,166 @@ def test_csv_output_cells_cannot_run_as_spreadsheet_formulas(toy):
     out = classify_csv(toy, upload, max_bytes=10_000, max_rows=10)
     rows = list(csv.reader(io.StringIO(out.decode("utf-8"))))
     cells = [cell for row in rows for cell in row]
-    assert not any(cell.startswith(("=", "+", "-", "@")) for cell in cells)
+    assert not any(cell.startswith(("=", "@")) for cell in cells)
     assert rows[1][0] == '\'=HYPERLINK("http://evil.example","x")' and rows[1][1] == "'@SUM(A1)"
-    assert rows[2][:2] == ["good", "'+1"]
+    assert rows[2][:2] == ["good", "+1"]  # a plain number is no formula: left as it is
+    assert rows[0][-1] == "escaped" and [r[-1] for r in rows[1:]] == ["1 2", ""]
+
+
+@pytest.mark.parametrize(
+    ("cell", "escaped"),
+    [
+        ("=1+1", True),
+        (" =1+1", True),  # finding: leading spaces hid the formula
+        ("\n=1+1", True),  # …and so did a leading line break
+        ("\u200b=1+1", True),  # …or a zero-width space
+        ("\tx", True),  # OWASP: a leading tab or CR is escaped as such
+        ("\rx", True),
+        ("-5 stars", True),  # a spreadsheet reads this as a formula (#NAME?)
+        ("+1+2", True),
+        ("@SUM(A1)", True),
+        ("-5", False),  # plain numbers stay as they are
+        ("+1.5", False),
+        (" -2e3 ", False),
+        ("-0,5", False),
+        ("-12%", False),
+        ("'=1+1", False),  # already inert; the output's `escaped` column tells it apart
+        ("good = bad", False),
+        ("", False),
+    ],
+)
+def test_escape_formula_follows_owasp_but_keeps_numbers(cell, escaped):
+    assert escape_formula(cell) == ("'" + cell if escaped else cell)
+
+
+def test_escaped_cells_are_listed_so_the_file_can_be_read_back_exactly(toy):
+    texts = [" =1+1", "\n=1+1", "-5 stars", "'=1+1", "-5", "good"]
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows([["text", "id"], *[[t, "-1"] for t in texts]])
+    out = read_csv(classify_csv(toy, buffer.getvalue().encode(), **LIMITS))
+    assert [row["escaped"] for row in out] == ["1", "1", "1", "", "", ""]
+    restored = [r["text"][1:] if "1" in r["escaped"].split() else r["text"] for r in out]
+    assert restored == texts and [r["id"] for r in out] == ["-1"] * len(texts)
+    plain = classify_csv(toy, b"text\ngood\n-5\n", **LIMITS).decode()
+    assert "escaped" not in plain.splitlines()[0]  # no column when nothing was changed
+
+
+# ----------------------------------------------------------------------------- reading uploads
+def _numbered_reviews(n: int = 1_000) -> list[str]:
+    return ["id,review", *[f"{i},the movie was good and the food was bad {i}" for i in range(n)]]
+
+
+def test_a_stray_quote_that_swallows_the_file_is_refused(toy):
+    lines = _numbered_reviews()
+    lines[5] = '5,"the movie was good'  # finding: 6 rows read, one cell of 24,671 characters
+    with pytest.raises(InputError, match=r'CSV row 6: a quote \(\"\) opens a cell on line 6'):
+        classify_csv(toy, "\n".join(lines).encode(), max_bytes=10**6, max_rows=2_000)
+    lines[900] = '899,it was "good'  # a second stray quote closes the first one
+    with pytest.raises(InputError, match="closes only on line 901"):
+        classify_csv(toy, "\n".join(lines).encode(), max_bytes=10**6, max_rows=2_000)
+
+
+def test_texts_over_several_lines_are_read_and_reported(toy):
+    data = b'id,review\n1,"Good film, really.\nActing was fine, plot weak.\nFood bad, too."\n2,ok\n'
+    job = FileJob(toy, data, **LIMITS)
+    assert [row[1][:9] for row in job.table.rows] == ["Good film", "ok"]
+    assert any("row 2 (lines 2–4)" in note for note in job.notes)
+    assert any("Read 2 row(s) from 5 lines" in note for note in job.notes)
+
+
+def test_cr_only_line_endings_are_read_as_lines(toy):
+    out = read_csv(classify_csv(toy, b"id,review\r1,good\r2,bad food\r", **LIMITS))
+    assert [row["review"] for row in out] == ["good", "bad food"]
+    job = FileJob(toy, b"good\rbad\r", **LIMITS)
+    assert [row[0] for row in job.table.rows] == ["good", "bad"]
+    assert any("CR only" in note for note in job.notes)
+
+
+def test_an_unknown_header_is_refused_with_the_columns_found(toy):
+    data = b"id,opinion\n1,good film\n2,bad food\n"
+    with pytest.raises(InputError, match=r"columns 'id', 'opinion'.*rename it to 'text'"):
+        classify_csv(toy, data, **LIMITS)
+    with pytest.raises(InputError, match=r"No column named 'words'.*'id', 'opinion'"):
+        classify_csv(toy, data, text_column="words", **LIMITS)
+    out = read_csv(classify_csv(toy, data, text_column="opinion", **LIMITS))
+    assert [row["opinion"] for row in out] == ["good film", "bad food"]
+
+
+def test_excel_sep_lines_set_the_delimiter(toy):
+    out = read_csv(classify_csv(toy, b"sep=;\nid;text\n1;good, very good\n2;bad\n", **LIMITS))
+    assert [(row["id"], row["text"]) for row in out] == [("1", "good, very good"), ("2", "bad")]
+    with pytest.raises(InputError, match="columns 'id', 'opinion'"):
+        classify_csv(toy, b"sep=;\nid;opinion\n1;good\n", **LIMITS)
+    with pytest.raises(InputError, match="only comma, semicolon, tab"):
+        classify_csv(toy, b"sep=#\nid#text\n1#good\n", **LIMITS)
+
+
+def test_plain_text_says_it_read_every_line_as_a_text(toy):
+    job = FileJob(toy, b"opinion\ngood film\n\nbad food\n", **LIMITS)
+    assert [row[0] for row in job.table.rows] == ["opinion", "good film", "bad food"]
+    assert any("plain text: 3 texts" in note and "first line included" in note for note in job.notes)
+
+
+def test_invisible_only_texts_count_as_empty(toy):
+    for blank in ["\u200b", "\u2060\ufeff", "\u00a0 \u3000", "\u202e\u200b", "\u3164"]:
+        assert is_blank(blank)
+        with pytest.raises(InputError, match="empty"):
+            classify(toy, blank)
+    assert not is_blank("a\u200b") and not is_blank("🙂")
+    data = "text,id\n\u200b,1\ngood,2\n\u00a0,3\n".encode()
+    out = read_csv(classify_csv(toy, data, **LIMITS))
+    assert [row["predicted_label"] != "" for row in out] == [False, True, False]
+
+
+# ----------------------------------------------------------------------------- jobs in slices
+def test_a_file_over_the_token_budget_is_refused_saying_how_many_rows_fit(toy):
+    data = ("text\n" + ("good " * 30 + "\n") * 40).encode()  # 40 texts, 12 tokens each (cut)
+    with pytest.raises(InputError, match=r"more than 100 tokens.*at most 12 tokens.*first 8 of its 40 rows"):
+        classify_csv(toy, data, **LIMITS, max_tokens=100)
+    assert classify_csv(toy, data, **LIMITS, max_tokens=480)
+
+
+def test_a_job_advances_in_slices_and_ends_with_the_same_results(toy):
+    texts = [" ".join(["good", "bad", "the"][: 1 + i % 3] * (1 + i % 4)) for i in range(45)]
+    data = ("text\n" + "\n".join(texts) + "\n").encode()
+    job = FileJob(toy, data, **LIMITS, batch_size=4, max_batch_tokens=30)
+    seen, fractions = [], []
+    while not job.finished:
+        seen.append(job.advance(seconds=0))  # one batch (or a few texts while reading) a call
+        fractions.append(job.fraction)
+    assert len(seen) > 10 and max(seen) <= 4 and sum(seen) == job.total == 45
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert job.to_csv() == classify_csv(toy, data, **LIMITS)
+    calls = []
+    classify_csv(toy, data, **LIMITS, progress=lambda j: calls.append(j.done))
+    assert calls[-1] == 45
+
+
+def test_a_job_can_be_cancelled_or_run_out_of_time_and_keeps_its_partial_results(toy):
+    data = ("text\n" + "good movie\n" * 30).encode()
+    job = FileJob(toy, data, **LIMITS, batch_size=5)
+    while job.done == 0:
+        job.advance(seconds=0)  # reads the texts (16 a call), then one batch of 5 a call
+    job.cancel()
+    assert job.finished and job.stopped == "cancelled" and job.advance() == 0
+    out = read_csv(job.to_csv())
+    assert [bool(row["predicted_label"]) for row in out] == [True] * 5 + [False] * 25
+    slow = FileJob(toy, data, **LIMITS, batch_size=5, max_seconds=1e-9)
+    slow.advance(seconds=60)
+    assert slow.finished and slow.stopped == "time" and slow.done < 30
+    with pytest.raises(InputError, match="longer than max_seconds"):
+        classify_csv(toy, data, **LIMITS, max_seconds=1e-9)
+
+
+def test_batches_hold_at_most_batch_size_texts_and_max_tokens_padded_tokens():
+    lengths = [5, 50, 3, 3, 40, 7, 200, 1, 9, 12]
+    batches = plan_batches(lengths, batch_size=3, max_tokens=60, window=4)
+    assert sorted(i for b in batches for i in b) == list(range(10))
+    for batch in batches:
+        assert len(batch) <= 3
+        assert len(batch) == 1 or len(batch) * max(lengths[i] for i in batch) <= 60
+    assert [set(b) <= set(range(0, 4)) or set(b) <= set(range(4, 8)) or set(b) <= {8, 9}
+            for b in batches] == [True] * len(batches)  # fmt: skip
 
 
 def test_csv_output_reads_back_when_texts_hold_bare_carriage_returns(toy):

@@ -26,6 +26,7 @@ from .conftest import no_errors, open_page, plotly_figures
 from .page_text import page_settings, page_text, shown_messages
 
 FAKE = "fake-sentiment"
+BATCH = "classify_batch_result"  # where the page keeps the results CSV
 REAL = {"model_names": common.model_names, "load_builtin": common.load_builtin}
 TEXT = "The film was slow at first, but the ending was wonderful."
 
@@ -150,7 +151,154 @@ def test_a_csv_comes_back_with_a_prediction_per_row(page, fake):
 def test_plain_text_is_one_text_per_line(page):
     _upload(page, "lines.txt", b"good film\n\nbad film\n")
     no_errors(page)
-    assert any("Classified 2 rows" in m for m in shown_messages(page))
+    messages = " ".join(shown_messages(page))
+    assert "Classified 2 texts from 2 rows (3 lines in the file" in messages
+    assert "read as plain text: 2 texts" in messages and "first line included" in messages
+
+
+def _reviews(n: int) -> list[str]:
+    return ["id,review", *[f"{i},the film was slow at first {i}" for i in range(1, n + 1)]]
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        # finding 2: one stray quote on row 5 used to give "Classified 6 rows." and no warning
+        (("\n".join([*_reviews(5)[:5], '5,"the film was slow', *_reviews(999)[6:]])).encode(),
+         'CSV row 6: a quote (") opens a cell on line 6 and is never closed'),
+        (b"id,opinion\n1,the film was slow\n2,wonderful\n", "columns 'id', 'opinion'"),
+        (b"sep=;\nid;opinion\n1;the film was slow\n", "columns 'id', 'opinion'"),
+        # finding 1: 1,100 rows of 490 "!" held a work slot for minutes; now bounded by tokens
+        (("text\n" + ("!" * 490 + "\n") * 1_100).encode(), "fit within the limit"),
+    ],
+)  # fmt: skip
+def test_uploads_that_would_be_misread_or_too_heavy_are_refused_with_a_reason(page, data, message):
+    _upload(page, "upload.csv", data)
+    assert not page.exception
+    errors = [e.value for e in page.error]
+    assert any(message in e for e in errors), errors
+    assert "classify_job" not in page.session_state and not page.get("download_button")
+
+
+def test_the_token_limit_says_how_many_rows_fit(page):
+    _upload(page, "bangs.csv", ("text\n" + ("!" * 490 + "\n") * 1_100).encode())
+    (error,) = [e.value for e in page.error]
+    limit, per_text = classify_page_constant("MAX_FILE_TOKENS"), 64  # the fake model reads 64
+    assert f"more than {limit:,} tokens" in error and f"at most {per_text} tokens" in error
+    assert f"The first {limit // per_text:,} of its 1,100 rows fit" in error
+
+
+def classify_page_constant(name: str):
+    import ast
+    from pathlib import Path
+
+    source = (Path(common.__file__).parent / "views" / "classify.py").read_text()
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == name:
+            return ast.literal_eval(node.value)
+    raise KeyError(name)
+
+
+@pytest.mark.parametrize(
+    ("data", "texts", "note"),
+    [
+        (b"id,review\r1,good film\r2,bad film\r", ["good film", "bad film"], "CR only"),
+        (b"sep=;\nid;review\n1;good, really\n2;bad\n", ["good, really", "bad"], "delimiter"),
+        ("review\n\u200b\ngood film\n\u00a0\n".encode(), ["good film"], "nothing visible"),
+    ],
+)
+def test_line_endings_sep_lines_and_invisible_rows_are_handled_and_said(page, data, texts, note):
+    _upload(page, "upload.csv", data)
+    no_errors(page)
+    header, *rows = list(csv.reader(io.StringIO(page.session_state[BATCH][2].decode())))
+    assert [row[header.index("review")] for row in rows] == texts
+    messages = " ".join(shown_messages(page))
+    assert note in messages and f"Classified {len(texts)} texts" in messages
+
+
+def test_a_zero_width_cell_is_skipped_like_an_empty_one(page):
+    # finding 14: a U+200B cell was classified (positive, 0.9998) while whitespace was skipped
+    _upload(page, "upload.csv", "text,id\n\u200b,1\ngood film,2\n \u00a0,3\n".encode())
+    no_errors(page)
+    header, *rows = list(csv.reader(io.StringIO(page.session_state[BATCH][2].decode())))
+    assert [row[header.index("predicted_label")] for row in rows] == ["", rows[1][2], ""]
+    assert rows[1][2] and any("2 row(s) have no visible text" in m for m in shown_messages(page))
+
+
+def test_the_download_says_which_cells_were_escaped(page):
+    _upload(page, "upload.csv", b'text,note\n" =1+1",-5\n-5 stars,ok\ngood,fine\n')
+    no_errors(page)
+    header, *rows = list(csv.reader(io.StringIO(page.session_state[BATCH][2].decode())))
+    assert header[-1] == "escaped" and [r[-1] for r in rows] == ["1", "1", ""]
+    assert [r[:2] for r in rows] == [["' =1+1", "-5"], ["'-5 stars", "ok"], ["good", "fine"]]
+    caption = " ".join(c.value for c in page.caption)
+    assert "gets a `'` in front" in caption and "`escaped`, lists" in caption
+
+
+def _running_job(fake, n: int = 40, **kwargs):
+    """A job as the page keeps it mid-run: read, one batch done, still active."""
+    from lmkit.tasks.text_classify import FileJob
+
+    data = ("text\n" + "the film was wonderful\n" * n).encode()
+    job = FileJob(fake, data, max_bytes=10**6, max_rows=2_000, batch_size=4, **kwargs)
+    while job.done == 0 and not job.finished:
+        job.advance(seconds=0)
+    return job, data
+
+
+def _with_job(at, job, data):
+    """Put ``job`` in the session as the page's running job for the uploaded ``data``."""
+    at.text_input(key="classify_column").input("").run()
+    at.file_uploader(key="classify_upload").set_value(("f.csv", data, "text/csv")).run()
+    file_id = at.file_uploader(key="classify_upload").value.file_id
+    at.session_state["classify_job"] = {"job": job, "key": (FAKE, file_id, None), "active": True}
+    at.session_state["classify_batch_result"] = None
+    return at
+
+
+def test_a_second_click_while_a_file_runs_gets_a_message_and_the_job_goes_on(page, fake):
+    job, data = _running_job(fake)
+    _with_job(page, job, data)
+    page.button(key="classify_batch_go").click().run()
+    no_errors(page)
+    assert any("already classifying a file (4 of 40 texts" in w.value for w in page.warning)
+    assert page.session_state["classify_job"]["job"] is job  # not restarted
+    assert job.finished and job.done == 40 and job.stopped is None
+
+
+def test_stop_cancels_the_running_job_and_keeps_what_it_did(page, fake):
+    job, data = _running_job(fake)
+    _with_job(page, job, data).run()  # the page goes on with the job…
+    assert job.done == 40
+    job, data = _running_job(fake)
+    _with_job(page, job, data)
+    page.button(key="classify_batch_stop").click().run()  # …unless Stop is pressed
+    no_errors(page)
+    assert job.stopped == "cancelled" and job.done == 4
+    assert any("Stopped, as you asked, after 4 of 40 texts" in w.value for w in page.warning)
+    header, *rows = list(csv.reader(io.StringIO(page.session_state[BATCH][2].decode())))
+    assert sum(bool(row[header.index("predicted_label")]) for row in rows) == 4
+    assert page.get("download_button")
+
+
+def test_a_job_stops_at_its_time_bound(page, fake):
+    job, data = _running_job(fake, max_seconds=1e-9)
+    assert job.stopped == "time"  # after its first slice of reading
+    _with_job(page, job, data).run()
+    no_errors(page)
+    assert any("of work, the limit per file, with 0 of 40" in w.value for w in page.warning)
+
+
+def test_the_page_works_in_batch_slots_and_gives_each_back(page, monkeypatch):
+    slots = common.Slots(2)
+    taken = []
+    acquire = slots.acquire
+    monkeypatch.setattr(common, "_slots", lambda: slots)
+    monkeypatch.setattr(slots, "acquire", lambda **kw: taken.append(kw["batch"]) or acquire(**kw))
+    _upload(page, "upload.csv", ("text\n" + "the film was wonderful\n" * 50).encode())
+    no_errors(page)
+    assert taken and all(taken)  # every piece of file work is a batch chunk
+    assert slots.acquire(batch=False, timeout=0) and slots.acquire(batch=True, timeout=0)
 
 
 @pytest.mark.parametrize(
@@ -161,6 +309,7 @@ def test_plain_text_is_one_text_per_line(page):
         (b"id,text\n1,a,b\n", "", "fields"),
         (b"id,review\n1,fine\n", "comment", "No column named 'comment'"),
         (("text\n" + "ok\n" * 2_001).encode(), "", "limit is 2,000"),
+        (b"id,review\n1,fine\n", "comment", "the columns found are 'id', 'review'"),
     ],
 )
 def test_malformed_uploads_get_a_clear_message(page, data, column, message):

@@ -81,3 +81,44 @@ def test_pasted_text_is_checked_short_warns_and_long_text_trains_on_the_cut():
     notes = " ".join(i.value for i in at.info)
     assert "control character" in notes
     assert len(loss_trace(at)["y"]) == 10
+
+
+def test_a_refused_run_clears_the_last_runs_results():
+    # finding 13: "Finished after 10 steps", notes and samples stayed under the refusal
+    at = small_story_run(open_page("train"), steps=10)
+    assert any("Finished after 10 steps" in s.value for s in at.success)
+    at.radio(key="train_source").set_value("text").run()
+    at.text_area(key="train_text").set_value("x").run()
+    at.button(key="train_go").click().run()
+    no_errors(at)
+    assert any(f"at least {MIN_TEXT_CHARS}" in w.value for w in at.warning)
+    assert not at.success and not plotly_figures(at)
+    assert not [m for m in at.markdown if m.value.startswith("**After step")]
+    assert "train_run" not in at.session_state
+
+
+def test_changing_only_the_pasted_text_says_the_settings_have_changed():
+    at = open_page("train")
+    at.radio(key="train_source").set_value("text").run()
+    at.text_area(key="train_text").set_value("The fox runs to the river. " * 20)
+    at.slider(key="train_steps").set_value(10)
+    at.run()
+    at.button(key="train_go").click().run()
+    no_errors(at)
+    changed = "The settings have changed"
+    assert not any(changed in c.value for c in at.caption)
+    at.text_area(key="train_text").set_value("The owl flies over the hill. " * 20).run()
+    assert any(changed in c.value for c in at.caption)
+
+
+def test_a_text_with_too_many_different_characters_is_refused_on_the_page():
+    # finding 4: 100,000 distinct code points → a 99,965-token vocabulary and +1.56 GB
+    at = open_page("train")
+    at.radio(key="train_source").set_value("text").run()
+    at.text_area(key="train_text").set_value("".join(chr(0x4E00 + i) for i in range(6_000)))
+    at.radio(key="train_tokenizer").set_value("char")
+    at.run()
+    at.button(key="train_go").click().run()
+    no_errors(at)
+    assert any("6,000 different characters" in w.value and "4,096" in w.value for w in at.warning)
+    assert not plotly_figures(at)
