@@ -7,7 +7,10 @@ This is the app's thin Streamlit layer over lmkit. Three rules hold for the whol
   inputs (saliency), never trained in place, so concurrent reads are safe.
 - **Heavy work takes a slot.** A classroom of 30 people on a 2-core machine must not start 30
   generations at once (each would crawl and the server would stall): :func:`work_slot` lets
-  ``SLOTS`` run at a time and queues the rest, telling the visitor they are waiting.
+  ``SLOTS`` run at a time and queues the rest, first come first served, telling the visitor
+  they are waiting. Long jobs (a file to classify) run in short chunks, each in its own slot
+  with ``batch=True``: waiting interactive work goes before the next chunk, and chunks never
+  hold the last free slot (:class:`Slots`), so one visitor's file cannot block everyone else.
 - **Visitors choose models by name only.** :func:`load_builtin` accepts the names of the
   built-in models and nothing else, so no one can make the server read a path or a URL.
 """
@@ -20,6 +23,7 @@ import os
 import threading
 import time
 import unicodedata
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -28,6 +32,7 @@ import torch
 
 from lmkit.errors import LmkitError
 from lmkit.hub import BUILTIN_MODELS, LoadedModel, available_models, load
+from lmkit.tasks.csv_batch import is_blank
 
 log = logging.getLogger("lmkit.app")
 
@@ -67,29 +72,95 @@ def model_names(kind: str) -> list[str]:
     return [name for name in available_models(kind) if BUILTIN_MODELS[name].path.is_dir()]
 
 
+@dataclass(eq=False)  # compared by identity: two waiting requests are never "equal"
+class _Request:
+    batch: bool
+
+
+class Slots:
+    """``n`` work slots, handed out in arrival order, interactive work before batch chunks.
+
+    A batch chunk (``batch=True``: a slice of a long job) waits while any interactive request
+    waits, and batch chunks hold at most ``batch_max`` slots together (default: all but one,
+    when there are two or more), so a slot is kept for a visitor who clicks **Generate** while
+    files are being classified. Arrival order also stops a job that releases its slot and asks
+    again at once from jumping ahead of those already waiting, as a plain semaphore allows.
+    """
+
+    def __init__(self, n: int, batch_max: int | None = None) -> None:
+        self.n = n
+        self.batch_max = max(1, n - 1) if batch_max is None else batch_max
+        self._cond = threading.Condition()
+        self._free, self._batch = n, 0
+        self._queue: deque[_Request] = deque()  # waiting requests, in arrival order
+
+    def _next(self) -> _Request | None:
+        """The request that gets the next free slot."""
+        waiting = [entry for entry in self._queue if not entry.batch]
+        if not waiting and self._batch < self.batch_max:
+            waiting = list(self._queue)
+        return waiting[0] if waiting else None
+
+    def acquire(self, *, batch: bool = False, timeout: float | None = None) -> bool:
+        """Take a slot, waiting up to ``timeout`` seconds (``None``: forever); False if none came."""
+        entry = _Request(batch)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            self._queue.append(entry)
+            try:
+                while not (self._free > 0 and self._next() is entry):
+                    left = None if deadline is None else deadline - time.monotonic()
+                    if left is not None and left <= 0:
+                        return False
+                    self._cond.wait(left)
+                self._free -= 1
+                self._batch += batch
+                return True
+            finally:
+                self._queue.remove(entry)
+                self._cond.notify_all()
+
+    def release(self, *, batch: bool = False) -> None:
+        with self._cond:
+            if self._free >= self.n or (batch and self._batch <= 0):
+                raise ValueError("Slots.release() called more often than acquire()")
+            self._free += 1
+            self._batch -= batch
+            self._cond.notify_all()
+
+    @property
+    def waiting(self) -> int:
+        """Requests waiting for a slot now."""
+        with self._cond:
+            return len(self._queue)
+
+
 @st.cache_resource(show_spinner=False)
-def _slots() -> threading.BoundedSemaphore:
-    return threading.BoundedSemaphore(SLOTS)
+def _slots() -> Slots:
+    return Slots(SLOTS)
 
 
 @contextlib.contextmanager
-def work_slot(what: str = "this") -> Iterator[None]:
-    """Run heavy work in one of the ``SLOTS`` shared slots; wait (and say so) when all are busy."""
+def work_slot(what: str = "this", *, batch: bool = False) -> Iterator[None]:
+    """Run heavy work in one of the ``SLOTS`` shared slots; wait (and say so) when all are busy.
+
+    ``batch=True`` marks one chunk of a long job: it yields to interactive work (:class:`Slots`).
+    """
     slots = _slots()
-    acquired = slots.acquire(blocking=False)
+    acquired = slots.acquire(batch=batch, timeout=0)
     # Everything after a successful acquire sits inside try/finally: a visitor clicking again
     # stops this run at its next Streamlit call, which may be the spinner's exit, and a slot
     # lost there would be lost for good.
     try:
         if not acquired:
             with st.spinner(f"Other visitors are running models; {what} starts in a moment…"):
-                acquired = slots.acquire(timeout=SLOT_WAIT_S)
+                acquired = slots.acquire(batch=batch, timeout=SLOT_WAIT_S)
             if not acquired:
                 raise LmkitError("The server is busy. Please try again in a minute.")
         yield
     finally:
         if acquired:
-            slots.release()
+            slots.release(batch=batch)
 
 
 @dataclass
@@ -101,13 +172,16 @@ class CleanText:
 
     @property
     def empty(self) -> bool:
-        return not self.text.strip()
+        """Nothing visible: only whitespace, zero-width and other format characters."""
+        return is_blank(self.text)
 
 
 def clean_text(text: str | None, max_chars: int = MAX_CHARS) -> CleanText:
     """NFC-normalise, drop control characters (keeping newlines and tabs), cut to ``max_chars``.
 
-    Emoji, Chinese and mixed scripts pass through untouched; the tokenizers handle them.
+    Emoji, Chinese and mixed scripts pass through untouched; the tokenizers handle them. A text
+    with nothing visible (only whitespace, zero-width or other format characters, such as
+    U+200B) is ``empty``, so pages treat it like an empty box.
     """
     raw = text or ""
     notes: list[str] = []

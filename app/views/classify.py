@@ -2,6 +2,11 @@
 
 One text gives the class probabilities and a per-token saliency map (gradient × input or
 integrated gradients); a CSV or text file gives a downloadable CSV of predictions.
+
+A file is a :class:`lmkit.tasks.text_classify.FileJob` kept in the session: bounded by tokens
+(``MAX_FILE_TOKENS``) and by work time (``MAX_JOB_SECONDS``), run in one-second chunks, each in
+its own batch work slot (:func:`common.work_slot`), so other visitors' work goes in between,
+with a progress bar and a **Stop** button; one file at a time per session.
 """
 
 from __future__ import annotations
@@ -14,14 +19,31 @@ import streamlit as st
 
 MAX_UPLOAD_MB = 1  # the server allows 2 MB (.streamlit/config.toml); this page asks for less
 MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 1_000_000
-MAX_ROWS = 2_000  # about 10 s on MiniLM on one core: a classroom can share that
+MAX_ROWS = 2_000
+# Work grows with tokens, not rows: MiniLM reads ~1,700 tokens/s on one core, so a full file is
+# about 15 s of work, done in 1-second chunks that let other visitors' work in between.
+MAX_FILE_TOKENS = 25_000
+MAX_BATCH_TOKENS = 1_024  # padded tokens per forward pass: well under a second on MiniLM
+CHUNK_SECONDS = 1.0  # work per chunk, each in its own (batch) work slot
+MAX_JOB_SECONDS = 60.0  # a file stops after this much work, keeping what it has done
 PREVIEW_ROWS = 20
 DEFAULT_TEXT = "The film was slow at first, but the ending was wonderful."
 # Integrated gradients first: a confident model (p ≈ 1) has almost no gradient left at its
 # input, so gradient × input shows near-zero scores where integrated gradients still explains.
 METHODS = {"integrated gradients": "integrated_gradients", "gradient × input": "gradient_x_input"}
 RESULT_KEY = "classify_result"
-BATCH_KEY = "classify_batch_result"
+BATCH_KEY = "classify_batch_result"  # (job, None, the results CSV)
+JOB_KEY = "classify_job"  # {"job": FileJob, "key": (model, file id, column), "active": bool}
+ESCAPE_NOTE = (
+    "The download is the uploaded table with `predicted_label`, one `p_<label>` column per "
+    "label (probabilities) and `truncated` added. To keep a spreadsheet from running a text as "
+    "a formula, a cell that starts with `=`, `+`, `-`, `@`, a tab or a carriage return (after "
+    "any leading spaces) gets a `'` in front; plain numbers such as `-5` stay as they are."
+)
+ESCAPED_COLUMN_NOTE = (
+    " Some cells were escaped: the last column, `escaped`, lists in each row the numbers of "
+    "the columns (1 = first) whose cell got that `'`; any other `'` was in your file."
+)
 
 
 def _describe(name: str) -> str:
@@ -113,8 +135,9 @@ def _many_texts(model_name: str) -> None:
     st.write(
         "Upload a **CSV** with a header naming the text column (`text`, `review`, `sentence`…; "
         "comma, tab or semicolon separated) or a **.txt** file with one text per line, "
-        f"UTF-8, at most {MAX_UPLOAD_MB} MB and {MAX_ROWS:,} texts. You get the same table back "
-        "with the predicted label and one probability column per label."
+        f"UTF-8, at most {MAX_UPLOAD_MB} MB, {MAX_ROWS:,} texts and {MAX_FILE_TOKENS:,} tokens "
+        "in all (a short review is 10–30 tokens). You get the same table back with the "
+        "predicted label and one probability column per label."
     )
     upload = st.file_uploader(
         "File to classify",
@@ -125,25 +148,105 @@ def _many_texts(model_name: str) -> None:
     column = st.text_input(
         "Text column (optional)", key="classify_column", help="Leave empty to detect it."
     )
-    if upload is not None and st.button(
-        "Classify the file", type="primary", key="classify_batch_go"
-    ):
-        with common.guarded("classifying the file"), common.work_slot("the file"):
-            from lmkit.tasks.text_classify import classify_csv
-
-            data = upload.getvalue()
-            output = classify_csv(
-                common.load_builtin(model_name),
-                data,
-                max_bytes=MAX_UPLOAD_BYTES,
-                max_rows=MAX_ROWS,
-                text_column=common.clean_text(column, 200).text.strip() or None,
-            )
-            st.session_state[BATCH_KEY] = (model_name, upload.file_id, output)
-    stored = st.session_state.get(BATCH_KEY)
-    if upload is None or not stored or stored[:2] != (model_name, upload.file_id):
+    text_column = common.clean_text(column, 200).text.strip() or None
+    key = (model_name, upload.file_id if upload is not None else None, text_column)
+    state = st.session_state.get(JOB_KEY)
+    if state is not None and state["active"] and state["key"] != key:
+        state["job"].cancel()  # the file, model or column changed: its results would not show
+        state["active"] = False
+    if upload is None:
         return
-    output = stored[2]
+    running = state is not None and state["active"]
+    go_column, stop_column = st.columns(2)
+    # Stop is always drawn (disabled while nothing runs), so the layout does not jump.
+    stop = stop_column.button("Stop", key="classify_batch_stop", disabled=not running)
+    if go_column.button("Classify the file", type="primary", key="classify_batch_go"):
+        if state is not None and state["active"]:
+            job = state["job"]
+            st.warning(
+                f"This page is already classifying a file ({job.done:,} of {job.total:,} texts "
+                "done): one file at a time. Wait for it, or press **Stop** first."
+            )
+        else:
+            state = _new_job(model_name, upload, text_column, key)
+    if state is not None and state["active"]:
+        if stop:
+            state["job"].cancel()
+            state["active"] = False
+        else:
+            _run_job(state)
+    state = st.session_state.get(JOB_KEY)  # gone if the file was refused while being read
+    if state is not None and state["key"] == key and state["job"].finished:
+        _show_results(state["job"])
+
+
+def _new_job(model_name: str, upload, text_column: str | None, key: tuple) -> dict | None:
+    """Read the upload into a job (refusals are shown as messages); None if it was refused."""
+    st.session_state.pop(JOB_KEY, None)
+    st.session_state.pop(BATCH_KEY, None)
+    with common.guarded("reading the file"), common.work_slot("reading the file", batch=True):
+        from lmkit.tasks.text_classify import FileJob
+
+        job = FileJob(
+            common.load_builtin(model_name), upload.getvalue(), max_bytes=MAX_UPLOAD_BYTES,
+            max_rows=MAX_ROWS, text_column=text_column, max_tokens=MAX_FILE_TOKENS,
+            max_seconds=MAX_JOB_SECONDS, max_batch_tokens=MAX_BATCH_TOKENS,
+        )  # fmt: skip
+        st.session_state[JOB_KEY] = {"job": job, "key": key, "active": True}
+    return st.session_state.get(JOB_KEY)
+
+
+def _progress_text(job) -> str:
+    if job.done == 0 and job.fraction < 0.1:
+        return f"Reading the texts… ({job.tokens:,} tokens so far)"
+    return f"Classified {job.done:,} of {job.total:,} texts · {job.seconds:.1f} s of work"
+
+
+def _run_job(state: dict) -> None:
+    """Work on the job in chunks of ``CHUNK_SECONDS``, each in its own batch slot, so that other
+    visitors' work runs in between; redraw the progress bar after each chunk. A click on Stop
+    (or anywhere) reruns the page, which interrupts this loop at the progress bar; the job
+    lives in the session, so the next run goes on with it (or stops it)."""
+    job = state["job"]
+    bar = st.progress(job.fraction, text=_progress_text(job))
+    with common.guarded("classifying the file"):
+        try:
+            while not job.finished:
+                with common.work_slot("the next part of the file", batch=True):
+                    job.advance(seconds=CHUNK_SECONDS)
+                bar.progress(job.fraction, text=_progress_text(job))
+        except Exception:  # a refused file or a busy server: stop here, with the message
+            bar.empty()
+            state["active"] = False
+            if job.stopped == "refused":
+                st.session_state.pop(JOB_KEY, None)
+            raise
+    state["active"] = False
+    bar.empty()
+
+
+def _show_results(job) -> None:
+    for note in job.notes:
+        st.info(note)
+    if job.stopped == "cancelled":
+        st.warning(
+            f"Stopped, as you asked, after {job.done:,} of {job.total:,} texts. The download "
+            "holds those; the other rows have empty result cells."
+        )
+    elif job.stopped == "time":
+        st.warning(
+            f"Stopped after {job.max_seconds:g} s of work, the limit per file, with {job.done:,} "
+            f"of {job.total:,} texts done. The download holds those; split the file for the rest."
+        )
+    table = job.table
+    st.success(
+        f"Classified {job.done:,} texts from {len(table.rows):,} rows ({table.lines:,} lines in "
+        f"the file, {job.tokens:,} tokens) in {job.seconds:.1f} s."
+    )
+    cached = st.session_state.get(BATCH_KEY)
+    if cached is None or cached[0] is not job:
+        cached = st.session_state[BATCH_KEY] = (job, None, job.to_csv())
+    output = cached[2]
     st.download_button(
         "Download the results (CSV)",
         output,
@@ -156,7 +259,7 @@ def _many_texts(model_name: str) -> None:
     with common.guarded("showing the results"):
         # newline="" lets the csv module handle line breaks inside quoted texts itself.
         rows = list(csv.reader(io.StringIO(output.decode("utf-8"), newline="")))
-        st.success(f"Classified {len(rows) - 1:,} rows.")
+        st.caption(ESCAPE_NOTE + (ESCAPED_COLUMN_NOTE if rows[0][-1].startswith("escaped") else ""))
         st.dataframe(
             [dict(zip(rows[0], row, strict=False)) for row in rows[1 : PREVIEW_ROWS + 1]],
             hide_index=True,

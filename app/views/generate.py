@@ -60,6 +60,16 @@ def _continuation(tokenizer: Any, steps: list[TokenStep], eos_id: int | None, fi
 
 
 # ------------------------------------------------------------------------------ controls
+def _bounded(label: str, value: Any, lo: float, hi: float) -> Any:
+    """``value`` if it lies in the widget's range, else the nearest end (and a note). A browser
+    cannot send such a value, but a hand-made request can, and lmkit would then refuse it."""
+    if isinstance(value, (int, float)) and lo <= value <= hi:
+        return value
+    fixed = min(max(value, lo), hi) if isinstance(value, (int, float)) and value == value else lo
+    st.info(f"{label} must be in {lo:g}…{hi:g}; {value!r} was replaced by {fixed:g}.")
+    return type(lo)(fixed)
+
+
 def _controls(vocab_size: int) -> dict[str, Any]:
     st.session_state.setdefault("gen_prompt", EXAMPLES["English — a park story"])
 
@@ -122,6 +132,13 @@ def _controls(vocab_size: int) -> dict[str, Any]:
         "Step by step (one token per click)", False, key="gen_step_mode",
         disabled=strategy == "beam",
     )  # fmt: skip
+    temperature = _bounded("Temperature", temperature, 0.05, 2.0)
+    top_p = _bounded("Top-p", top_p, 0.05, 1.0)
+    top_k = _bounded("Top-k", top_k, 0, vocab_size)
+    penalty = _bounded("Repetition penalty", penalty, 1.0, 2.0)
+    max_new = _bounded("Max new tokens", max_new, 1, MAX_NEW_TOKENS)
+    seed = _bounded("Seed", seed, 0, 2**31 - 1)
+    num_beams = _bounded("Beams", num_beams, 2, 8)
     return {
         "prompt": prompt,
         "strategy": strategy,
@@ -224,8 +241,8 @@ def _show_result(tokenizer: Any, result: dict, prompt: str) -> None:
     cols[1].metric("Tokens per second", f"{result['rate']:.0f}")
     ended = bool(steps) and steps[-1].token_id == result["eos_id"]
     cols[2].metric("Story ended", "yes" if ended else "no")
-    if prompt:
-        st.caption(f"Prompt: {prompt[:300]}{'…' if len(prompt) > 300 else ''}")
+    if prompt:  # plain text: a prompt's Markdown (images, links, :red[…]) is not rendered
+        st.text(f"Prompt: {prompt[:300]}{'…' if len(prompt) > 300 else ''}")
     st.code(result["text"] or "(nothing before the end of the story)", language=None,
             wrap_lines=True)  # fmt: skip
     if len(steps) > 1:
@@ -327,7 +344,7 @@ def _show_beams(tokenizer: Any, saved: dict) -> None:
     cols[0].metric("Tree nodes", len(result.tree))
     cols[1].metric("Seconds", f"{saved['seconds']:.2f}")
     if saved["prompt"]:
-        st.caption(f"Prompt: {saved['prompt'][:300]}")
+        st.text(f"Prompt: {saved['prompt'][:300]}{'…' if len(saved['prompt']) > 300 else ''}")
     st.code(rows[0]["text"] or "(the story ends at once)", language=None, wrap_lines=True)
     st.dataframe(rows, hide_index=True)
     st.caption(

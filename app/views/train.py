@@ -103,13 +103,18 @@ def _draw(run: LiveTraining, status, chart, samples) -> None:
 
 
 def _start(settings: LiveTrainingSettings, text: str | None) -> None:
+    # A new run replaces the last one even when it is refused: the old run's results (and its
+    # "Finished" line) must not stay on screen as if they answered this click.
+    for key in ("train_run", "train_active", "train_run_input"):
+        st.session_state.pop(key, None)
     try:
         with common.work_slot("preparing the data"):
             run = LiveTraining(settings, text)
-    except InputError as exc:  # the visitor's text: a hint, not an error
+    except InputError as exc:  # the visitor's text (too short, too many characters): a hint
         st.warning(str(exc))
         return
     st.session_state.train_run = run
+    st.session_state.train_run_input = (settings, text)
     st.session_state.train_active = True
 
 
@@ -161,7 +166,9 @@ with right:
         st.success(f"Finished after {run.step} steps ({why}).")
     elif stop or not st.session_state.get("train_active"):
         st.info(f"Stopped at step {run.step}. Press **Continue** to go on from here.")
-    if form_settings is not None and form_settings != run.settings:
+    # The pasted text is part of what a run was made from, as much as the settings are.
+    _, run_text = st.session_state.get("train_run_input", (run.settings, form_text))
+    if form_settings is not None and (form_settings, form_text) != (run.settings, run_text):
         st.caption("The settings have changed; press **Train** to start a new run with them.")
     if run.history and st.button("Write a new sample", key="train_sample"):
         st.session_state.train_sample_seed = st.session_state.get("train_sample_seed", 0) + 1

@@ -15,6 +15,11 @@ chain, and an app can show how each one reshaped the distribution:
 ``generate``) and :func:`sample_next_token` draws from the result. A filtered-out token gets the
 logit ``-inf``, which ``softmax`` turns into probability exactly 0. So ``-inf`` is a legal input
 value here; NaN and ``+inf`` are not.
+
+Dividing by a tiny temperature (or repetition penalty) makes logits overflow to ``+inf``, so
+both are bounded: temperature is 0 (greedy) or at least :data:`MIN_TEMPERATURE`, the penalty
+lies in [:data:`MIN_REPETITION_PENALTY`, :data:`MAX_REPETITION_PENALTY`], and a division that
+still overflows (huge logits, float16) is blamed on the setting, not the model.
 """
 
 from __future__ import annotations
@@ -25,6 +30,10 @@ import torch
 
 from lmkit.errors import ConfigError, InputError
 from lmkit.validators import check_int, check_number, is_int
+
+MIN_TEMPERATURE = 1e-3  # below this (except 0) sampling is greedy anyway, and logits overflow
+MIN_REPETITION_PENALTY = 1e-3
+MAX_REPETITION_PENALTY = 1e3
 
 
 # --------------------------------------------------------------------------- validation
@@ -55,12 +64,20 @@ def _check_logits(logits: object) -> None:
 
 
 def check_temperature(temperature: object) -> float:
-    """Return ``temperature`` as a float, or raise :class:`ConfigError` if it is not a number >= 0."""
+    """Return ``temperature`` as a float: 0 (greedy) or a number >= :data:`MIN_TEMPERATURE`;
+    :class:`ConfigError` otherwise."""
     hint = (
         " Use temperature=0 (or strategy='greedy') for always picking the most likely token, "
         "1.0 for the model's own distribution, and values in (0, 1) for safer text."
     )
-    return check_number("temperature", temperature, minimum=0, hint=hint)
+    value = check_number("temperature", temperature, minimum=0, hint=hint)
+    if 0 < value < MIN_TEMPERATURE:
+        raise ConfigError(
+            f"temperature must be 0 or at least {MIN_TEMPERATURE:g}, got {temperature!r}: dividing "
+            "the logits by a smaller temperature makes them overflow, and sampling at it is "
+            "greedy anyway." + hint
+        )
+    return value
 
 
 def check_top_k(top_k: object) -> int | None:
@@ -80,11 +97,29 @@ def check_top_p(top_p: object) -> float | None:
 
 
 def check_repetition_penalty(penalty: object) -> float:
-    """Return ``penalty`` as a float, or raise :class:`ConfigError` unless it is a number > 0."""
+    """Return ``penalty`` as a float, or raise :class:`ConfigError` unless it lies in
+    [:data:`MIN_REPETITION_PENALTY`, :data:`MAX_REPETITION_PENALTY`]."""
     hint = (
         " 1.0 means no penalty; values around 1.1-1.3 discourage repeats; below 1 encourages them."
     )
-    return check_number("repetition_penalty", penalty, minimum=0, hint=hint, above=True)
+    value = check_number("repetition_penalty", penalty, minimum=0, hint=hint, above=True)
+    if not MIN_REPETITION_PENALTY <= value <= MAX_REPETITION_PENALTY:
+        raise ConfigError(
+            f"repetition_penalty must be in {MIN_REPETITION_PENALTY:g}..{MAX_REPETITION_PENALTY:g}, "
+            f"got {penalty!r}: the logits of repeated tokens are divided or multiplied by it, and "
+            "a more extreme value makes them overflow." + hint
+        )
+    return value
+
+
+def _check_overflow(before: torch.Tensor, after: torch.Tensor, setting: str, value: float) -> None:
+    """Blame ``setting`` (not the model) when scaling by it turned finite logits into +inf."""
+    if (torch.isinf(after) & torch.isfinite(before)).any():
+        raise InputError(
+            f"{setting}={value:g} makes the logits overflow to infinity (they reach "
+            f"{float(before.abs().max()):.3g} in {before.dtype}). Use a {setting} closer to 1, or "
+            "float32 logits."
+        )
 
 
 # --------------------------------------------------------------------------- the four knobs
@@ -101,7 +136,9 @@ def apply_temperature(logits: torch.Tensor, temperature: float) -> torch.Tensor:
         best = logits.argmax(dim=-1, keepdim=True)
         keep = torch.zeros_like(logits, dtype=torch.bool).scatter(-1, best, True)
         return logits.masked_fill(~keep, float("-inf"))
-    return logits / temperature
+    scaled = logits / temperature
+    _check_overflow(logits, scaled, "temperature", temperature)
+    return scaled
 
 
 def top_k_filter(logits: torch.Tensor, top_k: int | None) -> torch.Tensor:
@@ -184,7 +221,9 @@ def apply_repetition_penalty(
     previous_ids = previous_ids.to(device=logits.device, dtype=torch.long)
     seen = logits.gather(-1, previous_ids)  # (B, L): duplicates read the same value twice
     seen = torch.where(seen < 0, seen * penalty, seen / penalty)
-    return logits.scatter(-1, previous_ids, seen)
+    penalized = logits.scatter(-1, previous_ids, seen)
+    _check_overflow(logits, penalized, "repetition_penalty", penalty)
+    return penalized
 
 
 # --------------------------------------------------------------------------- putting it together
@@ -262,6 +301,9 @@ def sample_next_token(
 
 
 __all__ = [
+    "MAX_REPETITION_PENALTY",
+    "MIN_REPETITION_PENALTY",
+    "MIN_TEMPERATURE",
     "apply_repetition_penalty",
     "apply_temperature",
     "check_repetition_penalty",

@@ -39,6 +39,9 @@ TOKENIZERS = ("char", "bpe")
 MIN_TEXT_CHARS = 300  # less than this cannot fill enough training windows to learn anything
 MAX_TEXT_CHARS = 100_000  # more only slows the tokenizer down; a tiny model cannot use it
 MAX_STEPS = 2_000
+# The character tokenizer's vocabulary is capped like BPE's (bpe_vocab_size <= 4096): a text of
+# 100,000 distinct code points would otherwise make a 13.6M-parameter model, mostly embeddings.
+MAX_CHAR_VOCAB = 4096
 MAX_SECONDS = 300.0
 
 # Model initialisation and the Trainer seed torch's global generator; one run at a time does
@@ -162,6 +165,14 @@ def train_tokenizer(kind: str, text: str, bpe_vocab_size: int = 512) -> Tokenize
     Introduced in chapter 2; used by chapter 8's live training.
     """
     if kind == "char":
+        distinct = len(set(text)) + 1  # + <|endoftext|>
+        if distinct > MAX_CHAR_VOCAB:
+            raise InputError(
+                f"The text has {distinct - 1:,} different characters, so the character tokenizer "
+                f"would need a vocabulary of {distinct:,} tokens; the limit is {MAX_CHAR_VOCAB:,}. "
+                "Use the byte-level BPE tokenizer (any text, a fixed vocabulary) or a text with "
+                "fewer different characters."
+            )
         return CharTokenizer.train(text, special_tokens=[EOT])
     if kind == "bpe":
         # Short texts run out of pairs to merge; ask for no more merges than they can give.
@@ -320,6 +331,7 @@ def _split(tokens: np.ndarray, block_size: int) -> tuple[np.ndarray, np.ndarray,
 
 
 __all__ = [
+    "MAX_CHAR_VOCAB",
     "MAX_TEXT_CHARS",
     "MIN_TEXT_CHARS",
     "LiveTraining",

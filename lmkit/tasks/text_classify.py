@@ -8,19 +8,24 @@ attention_mask).logits`` of shape (B, n_labels), ``model.labels``, and a tokeniz
 - :func:`predict_proba`: probabilities (N, n_labels) for a list of texts, in batches;
 - :func:`predict_batch`: the same, plus which texts were truncated and their token counts;
 - :func:`classify`: one text → :class:`Classification` (label, probabilities, truncation);
-- :func:`classify_csv`: an uploaded file (a CSV with a text column, or plain text with one text
-  per line) → the same CSV with the predicted label and one probability column per label.
+- :class:`FileJob`: an uploaded file (a CSV with a text column, or plain text with one text per
+  line, read by :mod:`lmkit.tasks.csv_batch`) classified a slice at a time, within a token
+  budget and a time bound, with progress, cancel and the results CSV at any point;
+- :func:`classify_csv`: the same in one call, returning the CSV with the predicted label and one
+  probability column per label.
 
 A text longer than the model accepts is cut to the model's maximum length (keeping a final
-special token such as ``[SEP]`` at the end), and the result says so. Empty or whitespace-only
-texts raise :class:`~lmkit.errors.InputError`: there is nothing to classify.
+special token such as ``[SEP]`` at the end), and the result says so. Empty texts, and texts
+with nothing visible (only whitespace, zero-width or other format characters), raise
+:class:`~lmkit.errors.InputError`: there is nothing to classify.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Sequence
+import math
+import threading
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,24 +33,29 @@ import torch
 
 from lmkit.errors import InputError
 from lmkit.nn.padding import pad_right
-from lmkit.validators import check_int, is_int
+from lmkit.tasks.csv_batch import (
+    TEXT_COLUMN_NAMES,
+    is_blank,
+    plan_batches,
+    read_upload,
+    write_results,
+)
+from lmkit.validators import check_int, check_number, is_int
 
 __all__ = [
     "TEXT_COLUMN_NAMES",
     "BatchPrediction",
     "Classification",
+    "FileJob",
     "classifier_parts",
     "classify",
     "classify_csv",
     "encode_for_model",
+    "is_blank",
     "model_max_length",
     "predict_batch",
     "predict_proba",
 ]
-
-# Column names taken as "the text" of an uploaded CSV, in order of preference.
-TEXT_COLUMN_NAMES = ("text", "review", "sentence", "comment", "content", "body", "message")
-_DELIMITERS = (",", "\t", ";")
 
 
 def classifier_parts(loaded: Any) -> tuple[Any, Any]:
@@ -84,7 +94,7 @@ def _check_text(text: object, index: int | None = None) -> str:
     where = "" if index is None else f" (text {index})"
     if not isinstance(text, str):
         raise InputError(f"Each text must be a str{where}, got {type(text).__name__}.")
-    if not text.strip():
+    if is_blank(text):
         raise InputError(f"The text is empty{where}: type a sentence to classify.")
     return text
 
@@ -124,7 +134,34 @@ class BatchPrediction:
         return [self.labels[i] for i in self.probabilities.argmax(dim=-1).tolist()]
 
 
+def _pad_id(tokenizer: Any) -> int:
+    pad_id = getattr(tokenizer, "pad_id", None)
+    return 0 if pad_id is None else pad_id
+
+
 @torch.no_grad()
+def _probabilities(model: Any, rows: list[list[int]], pad_id: int) -> torch.Tensor:
+    """Softmax of the model's logits for a batch of id lists (padded to the longest), on CPU."""
+    try:
+        device = next(model.parameters()).device
+    except StopIteration:
+        device = torch.device("cpu")
+    ids, mask = pad_right(rows, pad_id)  # mask: 1 = real token
+    was_training = model.training
+    model.eval()
+    try:
+        logits = model(ids.to(device), mask.to(device)).logits
+    finally:
+        model.train(was_training)
+    probabilities = torch.softmax(logits.float(), dim=-1).cpu()
+    if probabilities.shape != (len(rows), len(model.labels)):
+        raise InputError(
+            f"The model returned logits of shape {tuple(probabilities.shape)}, expected "
+            f"({len(rows)}, {len(model.labels)}) for {len(model.labels)} labels."
+        )
+    return probabilities
+
+
 def predict_batch(loaded: Any, texts: Sequence[str], batch_size: int = 32) -> BatchPrediction:
     """Classify ``texts`` in batches of ``batch_size``; see :class:`BatchPrediction`."""
     model, tokenizer = classifier_parts(loaded)
@@ -134,33 +171,14 @@ def predict_batch(loaded: Any, texts: Sequence[str], batch_size: int = 32) -> Ba
     texts = [_check_text(t, i) for i, t in enumerate(texts)]
     limit = model_max_length(model)
     encoded = [encode_for_model(tokenizer, t, limit) for t in texts]
-    pad_id = getattr(tokenizer, "pad_id", None)
-    pad_id = 0 if pad_id is None else pad_id
-    try:
-        device = next(model.parameters()).device
-    except StopIteration:
-        device = torch.device("cpu")
-    was_training = model.training
-    model.eval()
-    chunks = []
-    try:
-        for start in range(0, len(encoded), batch_size):
-            rows = [ids for ids, _, _ in encoded[start : start + batch_size]]
-            ids, mask = pad_right(rows, pad_id)  # mask: 1 = real token
-            logits = model(ids.to(device), mask.to(device)).logits
-            chunks.append(torch.softmax(logits.float(), dim=-1).cpu())
-    finally:
-        model.train(was_training)
-    probabilities = torch.cat(chunks)
-    labels = tuple(model.labels)
-    if probabilities.shape != (len(texts), len(labels)):
-        raise InputError(
-            f"The model returned logits of shape {tuple(probabilities.shape)}, expected "
-            f"({len(texts)}, {len(labels)}) for {len(labels)} labels."
-        )
+    pad_id = _pad_id(tokenizer)
+    chunks = [
+        _probabilities(model, [ids for ids, _, _ in encoded[start : start + batch_size]], pad_id)
+        for start in range(0, len(encoded), batch_size)
+    ]
     return BatchPrediction(
-        labels,
-        probabilities,
+        tuple(model.labels),
+        torch.cat(chunks),
         tuple(t for _, t, _ in encoded),
         tuple(n for _, _, n in encoded),
     )
@@ -195,149 +213,188 @@ def classify(loaded: Any, text: str) -> Classification:
 
 
 # ------------------------------------------------------------------------------ files
-def _decode(data: bytes) -> str:
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError(
-            f"The file is not UTF-8 text (byte {exc.start} cannot be decoded). Save it as UTF-8 "
-            "(a .csv or .txt file) and upload it again."
-        ) from exc
-    if "\x00" in text:
-        raise InputError(
-            "The file contains NUL bytes: it looks binary (or UTF-16). Upload a UTF-8 .csv or "
-            ".txt file."
+_READ_SHARE = 0.1  # the part of a job's progress bar that reading (tokenizing) fills
+
+
+class FileJob:
+    """An uploaded file being classified a slice at a time. Introduced in chapter 11.
+
+    The file is read at once (:func:`lmkit.tasks.csv_batch.read_upload`; ``notes`` say what was
+    found). :meth:`advance` then works for about ``seconds`` and returns, so a caller (the app's
+    Classify page) can draw progress, let other work run in between, or stop: first it tokenizes
+    the texts, refusing the file with :class:`InputError` as soon as they make more than
+    ``max_tokens`` tokens (counted as the model reads them, each cut to the model's maximum
+    length); then it classifies them in batches of at most ``batch_size`` texts and
+    ``max_batch_tokens`` padded tokens. ``max_seconds`` bounds the work of the whole job: past
+    it, the job stops (``stopped == "time"``); :meth:`cancel` stops it from any thread
+    (``stopped == "cancelled"``). :meth:`to_csv` gives the results so far at any time.
+    """
+
+    def __init__(
+        self, loaded: Any, data: bytes, *, max_bytes: int, max_rows: int,
+        text_column: str | None = None, max_tokens: int | None = None,
+        max_seconds: float | None = None, batch_size: int = 32, max_batch_tokens: int = 2048,
+    ) -> None:  # fmt: skip
+        self.model, self.tokenizer = classifier_parts(loaded)
+        self.max_tokens = (
+            None if max_tokens is None else check_int("max_tokens", max_tokens, minimum=1)
         )
-    return text
-
-
-def _pick_column(header: list[str], wanted: str | None) -> int | None:
-    names = [h.strip().lower() for h in header]
-    if wanted is not None:
-        key = wanted.strip().lower()
-        return names.index(key) if key in names else None
-    for candidate in TEXT_COLUMN_NAMES:
-        if candidate in names:
-            return names.index(candidate)
-    return None
-
-
-def _read_table(text: str, text_column: str | None) -> tuple[list[str], list[list[str]], int]:
-    """``(header, rows, text_index)``; plain text (no known header) is one text per line."""
-    first_line = text.split("\n", 1)[0].rstrip("\r")
-    for delimiter in _DELIMITERS:
-        try:
-            header = next(csv.reader([first_line], delimiter=delimiter), [])
-        except csv.Error:
-            continue
-        index = _pick_column(header, text_column)
-        if index is not None:
-            break
-    else:
-        if text_column is not None:
+        self.max_seconds = (
+            None if max_seconds is None else check_number("max_seconds", max_seconds, 0, above=True)
+        )
+        self.batch_size = check_int("batch_size", batch_size, minimum=1)
+        self.max_batch_tokens = check_int("max_batch_tokens", max_batch_tokens, minimum=1)
+        self.table = read_upload(
+            data, max_bytes=max_bytes, max_rows=max_rows, text_column=text_column
+        )
+        self.rows = self.table.todo  # the table rows that hold a text
+        if not self.rows:
             raise InputError(
-                f"No column named {text_column!r} in the file's first line ({first_line[:80]!r}). "
-                "Check the column name, or leave it empty to read one text per line."
+                "The file has no text to classify: the column "
+                f"{self.table.text_column!r} is empty (or invisible) in every row."
             )
-        lines = [line.rstrip("\r") for line in text.split("\n")]
-        return ["text"], [[line] for line in lines if line.strip()], 0
-    try:
-        rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
-    except csv.Error as exc:
-        raise InputError(f"The CSV file cannot be read: {exc}. Check its quoting.") from exc
-    header, body = rows[0], [row for row in rows[1:] if any(cell.strip() for cell in row)]
-    for number, row in enumerate(body, start=2):
-        if len(row) != len(header):
-            raise InputError(
-                f"CSV row {number} has {len(row)} fields but the header has {len(header)}. "
-                'Quote texts that contain the delimiter ("like, this").'
+        self.notes = list(self.table.notes)
+        if len(self.rows) < len(self.table.rows):
+            self.notes.append(
+                f"{len(self.table.rows) - len(self.rows):,} row(s) have no visible text; their "
+                "result cells stay empty."
             )
-    return header, body, index
+        self.labels = tuple(self.model.labels)
+        self.limit = model_max_length(self.model)
+        self.tokens = 0  # tokens the model reads, summed over the texts read so far
+        self.seconds = 0.0  # work so far, summed over slices
+        self.stopped: str | None = None
+        self.lock = threading.RLock()
+        self._encoded: list[tuple[list[int], bool, int]] = []
+        self._batches: list[list[int]] | None = None  # positions in self.rows, once read
+        self._next = 0
+        self._results: dict[int, tuple[list[float], bool]] = {}
+
+    # ------------------------------------------------------------------ progress
+    @property
+    def total(self) -> int:  # texts to classify
+        return len(self.rows)
+
+    @property
+    def done(self) -> int:  # texts classified so far
+        return len(self._results)
+
+    @property
+    def finished(self) -> bool:
+        """True once every text is classified, or the job stopped."""
+        return self.stopped is not None or (
+            self._batches is not None and self._next >= len(self._batches)
+        )
+
+    @property
+    def fraction(self) -> float:
+        """Progress in [0, 1]: reading counts for a tenth, classifying for the rest."""
+        reading = len(self._encoded) / self.total
+        return min(1.0, _READ_SHARE * reading + (1 - _READ_SHARE) * self.done / self.total)
+
+    def cancel(self) -> None:
+        """Stop the job at its next batch (safe to call from another thread)."""
+        if not self.finished:
+            self.stopped = "cancelled"
+
+    # ------------------------------------------------------------------ work
+    def advance(self, seconds: float = 1.0) -> int:
+        """Work for about ``seconds`` (at least one batch, or a few texts while reading) within
+        ``max_seconds``; return how many texts were classified."""
+        if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or not seconds >= 0:
+            raise InputError(f"seconds must be a number >= 0, got {seconds!r}.")
+        with self.lock:
+            if self.finished:
+                return 0
+            before, start = self.done, time.perf_counter()
+            until = start + seconds
+            try:
+                while True:
+                    if self._batches is not None:
+                        self._classify_next()
+                    else:
+                        self._tokenize(until)
+                    now = time.perf_counter()
+                    spent = self.seconds + now - start
+                    if self.max_seconds is not None and spent >= self.max_seconds:
+                        self.stopped = None if self.finished else "time"
+                    if self.finished or now >= until:
+                        break
+            finally:
+                self.seconds += time.perf_counter() - start
+            return self.done - before
+
+    def _tokenize(self, until: float) -> None:
+        column = self.table.text_index
+        while len(self._encoded) < self.total:
+            text = self.table.rows[self.rows[len(self._encoded)]][column]
+            encoded = encode_for_model(self.tokenizer, text, self.limit)
+            self._encoded.append(encoded)
+            self.tokens += len(encoded[0])
+            if self.max_tokens is not None and self.tokens > self.max_tokens:
+                self._refuse()
+            if len(self._encoded) % 16 == 0 and time.perf_counter() >= until:
+                return
+        lengths = [len(ids) for ids, _, _ in self._encoded]
+        self._batches = plan_batches(lengths, self.batch_size, self.max_batch_tokens)
+
+    def _refuse(self) -> None:
+        fit_rows = self.rows[len(self._encoded) - 1]  # rows before the text that went over
+        each = f"; each text counts at most {self.limit} tokens, as many as the model reads" if (
+            self.limit) else ""  # fmt: skip
+        self.stopped = "refused"
+        raise InputError(
+            f"The file's texts make more than {self.max_tokens:,} tokens, the limit per file{each}. "
+            f"The first {fit_rows:,} of its {len(self.table.rows):,} rows fit within the limit: "
+            "split the file or shorten the texts."
+        )
+
+    def _classify_next(self) -> None:
+        batch = self._batches[self._next]
+        rows = [self._encoded[p][0] for p in batch]
+        probabilities = _probabilities(self.model, rows, _pad_id(self.tokenizer))
+        for p, probs in zip(batch, probabilities.tolist(), strict=True):
+            self._results[p] = (probs, self._encoded[p][1])
+        self._next += 1
+
+    def to_csv(self) -> bytes:
+        """The results so far as a CSV: the file's columns plus ``predicted_label``, one
+        ``p_<label>`` column per label and ``truncated``, empty for rows without a text or not
+        classified yet; cells a spreadsheet would run as formulas get a leading ``'``, listed in a
+        last ``escaped`` column (:func:`lmkit.tasks.csv_batch.write_csv`)."""
+        with self.lock:  # a slice still running in another thread may be adding results
+            results = {self.rows[p]: result for p, result in self._results.items()}
+        return write_results(self.table, self.labels, results)
 
 
 def classify_csv(
-    loaded: Any,
-    data: bytes,
-    *,
-    max_bytes: int,
-    max_rows: int,
-    text_column: str | None = None,
-    batch_size: int = 32,
-) -> bytes:
+    loaded: Any, data: bytes, *, max_bytes: int, max_rows: int, text_column: str | None = None,
+    batch_size: int = 32, max_tokens: int | None = None, max_seconds: float | None = None,
+    progress: Callable[[FileJob], None] | None = None,
+) -> bytes:  # fmt: skip
     """Classify every text of an uploaded file and return a UTF-8 CSV with the results.
 
     ``data`` is a CSV whose first line is a header naming a text column (``text_column``, or
-    one of :data:`TEXT_COLUMN_NAMES`; delimiters ``,``, tab or ``;``), or plain text with one
-    text per line. The output keeps the input columns and adds ``predicted_label``, one
-    ``p_<label>`` column per label and ``truncated``. Rows with an empty text keep empty result
-    cells. Raises :class:`InputError` for files over ``max_bytes`` or ``max_rows`` rows, bytes
-    that are not UTF-8, a missing text column, and files with no text. Introduced in chapter 11.
+    one of :data:`TEXT_COLUMN_NAMES`; delimiters ``,``, tab or ``;``, or Excel's ``sep=`` line),
+    or plain text with one text per line (see :mod:`lmkit.tasks.csv_batch`). The output keeps
+    the input columns and adds ``predicted_label``, one ``p_<label>`` column per label and
+    ``truncated`` (and ``escaped``, see :meth:`FileJob.to_csv`). Rows with no visible text keep
+    empty result cells. ``progress(job)`` is called after every slice of work. Raises
+    :class:`InputError` for files over ``max_bytes``, ``max_rows`` rows or ``max_tokens``
+    tokens, bytes that are not UTF-8, a missing text column, broken quoting, files with no
+    text, and work past ``max_seconds``. Introduced in chapter 11.
     """
-    if not isinstance(data, (bytes, bytearray, memoryview)):
-        raise InputError(f"data must be the file's bytes, got {type(data).__name__}.")
-    max_bytes = check_int("max_bytes", max_bytes, minimum=1)
-    max_rows = check_int("max_rows", max_rows, minimum=1)
-    data = bytes(data)
-    if len(data) > max_bytes:
+    job = FileJob(
+        loaded, data, max_bytes=max_bytes, max_rows=max_rows, text_column=text_column,
+        max_tokens=max_tokens, max_seconds=max_seconds, batch_size=batch_size,
+    )  # fmt: skip
+    while not job.finished:
+        job.advance(seconds=math.inf if progress is None else 1.0)
+        if progress is not None:
+            progress(job)
+    if job.stopped == "time":
         raise InputError(
-            f"The file is {len(data):,} bytes; the limit is {max_bytes:,}. Upload a smaller file "
-            "or split it."
+            f"Classifying the file took longer than max_seconds={max_seconds}: {job.done:,} of "
+            f"{job.total:,} texts were done. Use FileJob to keep partial results."
         )
-    model, _ = classifier_parts(loaded)
-    text = _decode(data)
-    if not text.strip():
-        raise InputError("The file is empty: it holds no text to classify.")
-    header, rows, index = _read_table(text, text_column)
-    if len(rows) > max_rows:
-        raise InputError(
-            f"The file has {len(rows):,} texts; the limit is {max_rows:,}. Split it into smaller "
-            "files."
-        )
-    if not rows:
-        raise InputError("The file has a header line but no rows: there is no text to classify.")
-    todo = [i for i, row in enumerate(rows) if row[index].strip()]
-    if not todo:
-        raise InputError(
-            f"The file has no text to classify: the column {header[index]!r} is empty in every row."
-        )
-    result = predict_batch(loaded, [rows[i][index] for i in todo], batch_size)
-    labels = tuple(model.labels)
-    taken = set(header)
-    added = [_free_name("predicted_label", taken)]
-    added += [_free_name(f"p_{label}", taken) for label in labels]
-    added.append(_free_name("truncated", taken))
-    out_rows = [[*row, *([""] * len(added))] for row in rows]
-    predicted = result.predicted
-    for k, i in enumerate(todo):
-        probs = [f"{p:.6f}" for p in result.probabilities[k].tolist()]
-        out_rows[i][len(header) :] = [predicted[k], *probs, str(result.truncated[k]).lower()]
-    buffer = io.StringIO()
-    # "\r\n" (RFC 4180) also makes the writer quote cells holding a bare "\r".
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow([_inert(cell) for cell in [*header, *added]])
-    writer.writerows([_inert(cell) for cell in row] for row in out_rows)
-    return buffer.getvalue().encode("utf-8")
-
-
-# A spreadsheet runs a cell that starts with one of these as a formula ("CSV injection").
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _inert(cell: str) -> str:
-    """``cell``, with a leading apostrophe if a spreadsheet would read it as a formula.
-
-    The results file goes back to a visitor who will likely open it in a spreadsheet, and its
-    text cells came from an upload, so a cell like ``=HYPERLINK(...)`` must stay text.
-    Numbers we wrote ourselves (probabilities) never start with these characters.
-    """
-    return "'" + cell if cell.startswith(_FORMULA_STARTS) else cell
-
-
-def _free_name(name: str, taken: set[str]) -> str:
-    """``name``, or ``name_2``, ``name_3``… if the input already has such a column."""
-    candidate, n = name, 1
-    while candidate in taken:
-        n += 1
-        candidate = f"{name}_{n}"
-    taken.add(candidate)
-    return candidate
+    return job.to_csv()

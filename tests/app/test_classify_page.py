@@ -14,6 +14,7 @@ import io
 
 import common
 import pytest
+import streamlit as st
 import torch
 from hypothesis import given
 from hypothesis import strategies as st_
@@ -256,29 +257,49 @@ def _with_job(at, job, data):
     return at
 
 
+def _interrupted(at, job):
+    """Run the page once with ``job`` running, and end that run after its next chunk, as a
+    visitor's click ends a run mid-job (Streamlit stops it at its next call); the job stays."""
+    real = job.advance
+
+    def advance(seconds=1.0):
+        job.advance = real
+        done = real(seconds=0)
+        st.stop()  # what the next Streamlit call does when the visitor clicked
+        return done
+
+    job.advance = advance
+    at.run()
+    assert not at.exception
+    assert at.session_state["classify_job"]["active"] and not job.finished
+    return at
+
+
 def test_a_second_click_while_a_file_runs_gets_a_message_and_the_job_goes_on(page, fake):
     job, data = _running_job(fake)
-    _with_job(page, job, data)
+    _interrupted(_with_job(page, job, data), job)
+    assert job.done == 8
     page.button(key="classify_batch_go").click().run()
     no_errors(page)
-    assert any("already classifying a file (4 of 40 texts" in w.value for w in page.warning)
+    assert any("already classifying a file (8 of 40 texts" in w.value for w in page.warning)
     assert page.session_state["classify_job"]["job"] is job  # not restarted
     assert job.finished and job.done == 40 and job.stopped is None
 
 
 def test_stop_cancels_the_running_job_and_keeps_what_it_did(page, fake):
     job, data = _running_job(fake)
-    _with_job(page, job, data).run()  # the page goes on with the job…
-    assert job.done == 40
-    job, data = _running_job(fake)
-    _with_job(page, job, data)
-    page.button(key="classify_batch_stop").click().run()  # …unless Stop is pressed
+    _interrupted(_with_job(page, job, data), job)
+    page.button(key="classify_batch_stop").click().run()
     no_errors(page)
-    assert job.stopped == "cancelled" and job.done == 4
-    assert any("Stopped, as you asked, after 4 of 40 texts" in w.value for w in page.warning)
+    assert job.stopped == "cancelled" and job.done == 8
+    assert any("Stopped, as you asked, after 8 of 40 texts" in w.value for w in page.warning)
     header, *rows = list(csv.reader(io.StringIO(page.session_state[BATCH][2].decode())))
-    assert sum(bool(row[header.index("predicted_label")]) for row in rows) == 4
+    assert sum(bool(row[header.index("predicted_label")]) for row in rows) == 8
     assert page.get("download_button")
+    page.button(key="classify_batch_go").click().run()  # a new click starts afresh
+    no_errors(page)
+    assert page.session_state["classify_job"]["job"] is not job
+    assert page.session_state["classify_job"]["job"].done == 40
 
 
 def test_a_job_stops_at_its_time_bound(page, fake):

@@ -31,6 +31,15 @@ def test_clean_text_keeps_chinese_emoji_and_reports_what_it_changed():
 
 
 @pytest.mark.parametrize(
+    "text", ["\u200b", "\u200b\u200c\u200d", "\u2060\ufeff \u00a0", "\u202e\u200b"]
+)
+def test_invisible_only_text_is_empty(text):
+    # finding 14: a U+200B-only text was classified (positive, 0.9998); NBSP was skipped
+    assert common.clean_text(text).empty
+    assert not common.clean_text("a\u200b").empty and not common.clean_text("🙂").empty
+
+
+@pytest.mark.parametrize(
     "name", ["/etc/passwd", "../lmkit/weights/tiny-gpt", "gpt2", "https://x.y/z"]
 )
 def test_only_builtin_model_names_can_be_loaded(name):
@@ -39,7 +48,7 @@ def test_only_builtin_model_names_can_be_loaded(name):
 
 
 def test_work_slots_bound_the_number_of_concurrent_jobs(monkeypatch):
-    slots = threading.BoundedSemaphore(2)
+    slots = common.Slots(2)
     monkeypatch.setattr(common, "_slots", lambda: slots)
     running, peak, lock = [0], [0], threading.Lock()
     gate = threading.Event()
@@ -77,11 +86,71 @@ def test_a_run_stopped_while_leaving_the_wait_gives_its_slot_back(monkeypatch):
         def __exit__(self, *exc):
             raise Stopped
 
-    slots = threading.BoundedSemaphore(1)
+    slots = common.Slots(1)
     monkeypatch.setattr(common, "_slots", lambda: slots)
     monkeypatch.setattr(common.st, "spinner", StoppingSpinner)
     slots.acquire()  # another visitor holds the only slot…
     threading.Timer(0.05, slots.release).start()  # …and finishes soon
     with pytest.raises(Stopped), common.work_slot():
         pass
-    assert slots.acquire(blocking=False), "the stopped run kept the slot"
+    assert slots.acquire(timeout=0), "the stopped run kept the slot"
+
+
+def test_batch_chunks_always_leave_a_slot_for_interactive_work():
+    # finding 1: two visitors' files held both slots for ~185 s; a third visitor's 5-token
+    # generation waited 120 s and got "The server is busy"
+    slots = common.Slots(2)
+    assert slots.acquire(batch=True, timeout=0)  # visitor 1's file, one chunk
+    assert not slots.acquire(batch=True, timeout=0)  # visitor 2's file waits for that chunk…
+    assert slots.acquire(timeout=0)  # …while visitor 3's generation starts at once
+    slots.release()
+    slots.release(batch=True)
+    assert slots.acquire(batch=True, timeout=0)  # the next chunk may go now
+    slots.release(batch=True)
+    with pytest.raises(ValueError):
+        slots.release(batch=True)
+
+
+def test_waiting_interactive_work_goes_before_the_next_batch_chunk():
+    slots = common.Slots(1)
+    assert slots.acquire(batch=True, timeout=0)  # a file's chunk holds the only slot
+    order, queued = [], threading.Event()
+
+    def visitor():
+        queued.set()
+        assert slots.acquire(timeout=30)
+        order.append("generation")
+        slots.release()
+
+    thread = threading.Thread(target=visitor)
+    thread.start()
+    queued.wait()
+    while slots.waiting == 0:  # until the visitor is in the queue
+        threading.Event().wait(0.001)
+    slots.release(batch=True)  # the chunk ends and the job asks for its next chunk at once:
+    assert slots.acquire(batch=True, timeout=30)  # a plain semaphore would let it barge in
+    order.append("next chunk")
+    slots.release(batch=True)
+    thread.join()
+    assert order == ["generation", "next chunk"]
+
+
+def test_slots_are_handed_out_in_arrival_order():
+    slots = common.Slots(1)
+    assert slots.acquire(timeout=0)
+    order, threads = [], []
+    for name in "abc":
+
+        def take(name=name):
+            assert slots.acquire(timeout=30)
+            order.append(name)
+            slots.release()
+
+        threads.append(threading.Thread(target=take))
+        threads[-1].start()
+        while slots.waiting < len(threads):
+            threading.Event().wait(0.001)
+    slots.release()
+    for thread in threads:
+        thread.join()
+    assert order == ["a", "b", "c"]

@@ -232,3 +232,50 @@ def test_any_sampling_settings_give_a_valid_distribution(temperature, top_k, top
     known = [p for p in processed["y"] if p is not None]
     assert all(0 <= p <= 1 for p in known) and sum(known) <= 1 + 1e-5
     assert sum(p for p in raw["y"] if p is not None) <= 1 + 1e-5
+
+
+MARKDOWN_PROMPT = "![x](http://example.com/x.png) [click](http://example.com) :red[boo] **b**"
+
+
+def test_the_prompt_is_shown_as_plain_text_not_markdown():
+    # finding 11: the "Prompt:" caption rendered images, links and :red[] from the prompt
+    at = generate_with(open_page("generate"), gen_prompt=MARKDOWN_PROMPT, gen_max_new=3)
+    assert f"Prompt: {MARKDOWN_PROMPT}" in [t.value for t in at.text]
+    rendered = [m.value for m in [*at.markdown, *at.caption]]
+    assert not any("example.com" in m or ":red[boo]" in m for m in rendered), rendered
+
+
+def test_the_prompt_of_a_beam_search_is_plain_text_too():
+    at = open_page("generate")
+    at.text_area(key="gen_prompt").set_value(MARKDOWN_PROMPT)
+    at.radio(key="gen_strategy").set_value("beam").run()
+    at.slider(key="gen_max_new").set_value(3).run()
+    at.button(key="gen_beam_go").click().run()
+    no_errors(at)
+    assert f"Prompt: {MARKDOWN_PROMPT}" in [t.value for t in at.text]
+    assert not any("example.com" in c.value for c in at.caption)
+
+
+def test_out_of_range_settings_are_brought_back_to_the_widgets_bounds(monkeypatch):
+    # finding 12: temperature or repetition penalty 1e-300 blamed the model for +inf logits.
+    # A browser keeps a slider in its range; a hand-made request need not, so the page's
+    # sliders are made to return what such a request could send.
+    from streamlit.delta_generator import DeltaGenerator
+
+    forced = {"gen_temperature": 1e-300, "gen_penalty": 1e-300, "gen_max_new": 10**9}
+    slider = DeltaGenerator.slider
+
+    def hostile_slider(self, *args, **kwargs):
+        value = slider(self, *args, **kwargs)
+        return forced.get(kwargs.get("key"), value)
+
+    monkeypatch.setattr(DeltaGenerator, "slider", hostile_slider)
+    at = open_page("generate")
+    at.radio(key="gen_strategy").set_value("sample").run()
+    at.button(key="gen_go").click().run()
+    no_errors(at)
+    notes = " ".join(i.value for i in at.info)
+    assert "Temperature must be in 0.05…2; 1e-300 was replaced by 0.05" in notes
+    assert "Repetition penalty must be in 1…2; 1e-300 was replaced by 1" in notes
+    assert "Max new tokens must be in 1…200" in notes
+    assert 1 <= int(metric(at, "Tokens")) <= 200

@@ -101,6 +101,7 @@ def test_changing_only_the_pasted_text_says_the_settings_have_changed():
     at = open_page("train")
     at.radio(key="train_source").set_value("text").run()
     at.text_area(key="train_text").set_value("The fox runs to the river. " * 20)
+    at.radio(key="train_tokenizer").set_value("char")
     at.slider(key="train_steps").set_value(10)
     at.run()
     at.button(key="train_go").click().run()

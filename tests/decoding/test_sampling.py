@@ -319,3 +319,52 @@ def test_bad_settings_in_single_functions() -> None:
 def test_bad_previous_ids_raise_input_error(previous: object, match: str) -> None:
     with pytest.raises(InputError, match=match):
         apply_repetition_penalty(torch.zeros(1, 5), previous, 1.2)
+
+
+# ----------------------------------------------------------------------------- extreme settings
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        # finding: 1e-300 gave "logits contain +inf … check the model for overflow"
+        ({"temperature": 1e-300}, r"temperature must be 0 or at least 0\.001"),
+        ({"temperature": 5e-4}, r"temperature must be 0 or at least 0\.001"),
+        ({"repetition_penalty": 1e-300, "previous_ids": [[0]] * 2}, r"repetition_penalty .*0\.001"),
+        ({"repetition_penalty": 1e300}, r"repetition_penalty must be in 0\.001\.\.1000"),
+    ],
+)
+def test_extreme_temperatures_and_penalties_are_refused_as_settings(kwargs, match) -> None:
+    if "previous_ids" in kwargs:
+        kwargs["previous_ids"] = torch.tensor(kwargs["previous_ids"])
+    with pytest.raises(ConfigError, match=match):
+        sample_next_token(torch.randn(2, 5), **kwargs)
+
+
+def test_the_bounds_themselves_sample_finely() -> None:
+    logits = random_logits(3)
+    previous = torch.zeros(6, 3, dtype=torch.long)
+    for temperature in (0, 1e-3):
+        ids = sample_next_token(logits, temperature=temperature, previous_ids=previous,
+                                repetition_penalty=1e-3)  # fmt: skip
+        assert ids.shape == (6,)
+    sample_next_token(logits, previous_ids=previous, repetition_penalty=1e3)
+
+
+def test_an_overflowing_division_blames_the_setting_not_the_model() -> None:
+    half = torch.tensor([[6.0e4, 1.0, -6.0e4]], dtype=torch.float16)
+    with pytest.raises(InputError, match=r"temperature=0\.5 makes the logits overflow") as err:
+        apply_temperature(half, 0.5)
+    assert "model" not in str(err.value)
+    big = torch.tensor([[3e38, 0.0]])
+    with pytest.raises(InputError, match=r"temperature=0\.01 makes the logits overflow"):
+        sample_next_token(big, temperature=0.01)
+    with pytest.raises(InputError, match=r"repetition_penalty=0\.001 makes the logits overflow"):
+        apply_repetition_penalty(big[0], [0], 1e-3)
+
+
+def test_generation_config_refuses_a_tiny_temperature_before_any_model_runs() -> None:
+    from lmkit.decoding.generation import GenerationConfig
+
+    with pytest.raises(ConfigError, match="temperature must be 0 or at least"):
+        GenerationConfig(strategy="sample", temperature=1e-300)
+    with pytest.raises(ConfigError, match="repetition_penalty must be in"):
+        GenerationConfig(strategy="sample", repetition_penalty=1e-300)
