@@ -16,9 +16,6 @@ from lmkit.decoding.text import generate_text, stream_text
 from lmkit.errors import ConfigError, InputError
 from lmkit.gpt.model import GPT
 
-pytest.importorskip("transformers")
-from lmkit.gpt.interop import to_hf
-
 
 @torch.no_grad()
 def argmax_loop(model: GPT, prompt: torch.Tensor, steps: int) -> torch.Tensor:
@@ -100,6 +97,9 @@ def test_generation_runs_far_past_block_size() -> None:
 @pytest.mark.parametrize("repetition_penalty", [1.0, 1.5])
 def test_greedy_matches_hugging_face_generate(repetition_penalty: float) -> None:
     model = make_model(3)
+    pytest.importorskip("transformers")
+    from lmkit.gpt.interop import to_hf
+
     hf = to_hf(model).eval()
     ours = generate(model, PROMPTS, max_new_tokens=15, repetition_penalty=repetition_penalty)
     ref = hf.generate(

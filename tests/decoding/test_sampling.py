@@ -20,7 +20,11 @@ from lmkit.decoding.sampling import (
 )
 from lmkit.errors import ConfigError, InputError
 
-hf_proc = pytest.importorskip("transformers.generation.logits_process")
+
+@pytest.fixture(scope="module")
+def hf_proc():
+    """transformers' logits processors, the reference (only the parity tests need the hf extra)."""
+    return pytest.importorskip("transformers.generation.logits_process")
 
 NEG_INF = float("-inf")
 
@@ -36,14 +40,14 @@ def dummy_ids(batch: int) -> torch.Tensor:
 
 # ----------------------------------------------------------------------------- HF parity
 @pytest.mark.parametrize("temperature", [0.3, 1.0, 2.5])
-def test_temperature_matches_hf(temperature: float) -> None:
+def test_temperature_matches_hf(hf_proc, temperature: float) -> None:
     logits = random_logits(0)
     ref = hf_proc.TemperatureLogitsWarper(temperature)(dummy_ids(6), logits.clone())
     torch.testing.assert_close(apply_temperature(logits, temperature), ref)
 
 
 @pytest.mark.parametrize("top_k", [1, 3, 17, 80, 500])
-def test_top_k_matches_hf(top_k: int) -> None:
+def test_top_k_matches_hf(hf_proc, top_k: int) -> None:
     logits = random_logits(1)
     ref = hf_proc.TopKLogitsWarper(top_k)(dummy_ids(6), logits.clone())
     assert torch.equal(top_k_filter(logits, top_k), ref)
@@ -51,14 +55,14 @@ def test_top_k_matches_hf(top_k: int) -> None:
 
 @pytest.mark.parametrize("seed", [2, 3])
 @pytest.mark.parametrize("top_p", [0.05, 0.3, 0.7, 0.9, 0.99, 1.0])
-def test_top_p_matches_hf(seed: int, top_p: float) -> None:
+def test_top_p_matches_hf(hf_proc, seed: int, top_p: float) -> None:
     logits = random_logits(seed, batch=8, vocab=120)
     ref = hf_proc.TopPLogitsWarper(top_p)(dummy_ids(8), logits.clone())
     assert torch.equal(top_p_filter(logits, top_p), ref)
 
 
 @pytest.mark.parametrize("penalty", [0.5, 1.0, 1.3, 2.0])
-def test_repetition_penalty_matches_hf(penalty: float) -> None:
+def test_repetition_penalty_matches_hf(hf_proc, penalty: float) -> None:
     logits = random_logits(4, batch=3, vocab=40)
     g = torch.Generator().manual_seed(5)
     previous = torch.randint(0, 40, (3, 15), generator=g)  # has duplicates
@@ -66,7 +70,7 @@ def test_repetition_penalty_matches_hf(penalty: float) -> None:
     assert torch.equal(apply_repetition_penalty(logits, previous, penalty), ref)
 
 
-def test_process_logits_matches_hf_chain() -> None:
+def test_process_logits_matches_hf_chain(hf_proc) -> None:
     logits = random_logits(6, batch=4, vocab=60)
     previous = torch.randint(0, 60, (4, 9), generator=torch.Generator().manual_seed(7))
     chain = hf_proc.LogitsProcessorList(
@@ -139,7 +143,7 @@ def test_top_p_does_not_depend_on_token_order(values: list[int], top_p: float, s
     assert torch.equal(direct[perm], permuted)
 
 
-def test_top_k_keeps_ties_like_hf() -> None:
+def test_top_k_keeps_ties_like_hf(hf_proc) -> None:
     logits = torch.tensor([[1.0, 3.0, 3.0, 0.0]])
     out = top_k_filter(logits, 1)
     assert torch.isfinite(out).tolist() == [[False, True, True, False]]
