@@ -21,8 +21,13 @@ def gpt_config(**overrides) -> GPTConfig:
 
 def fresh_gpt(seed: int = 0, **overrides) -> GPT:
     """A GPT of :func:`gpt_config` with its own (GPT-2) initialisation, in eval mode."""
+    return training_gpt(seed, **overrides).eval()
+
+
+def training_gpt(seed: int = 0, **overrides) -> GPT:
+    """A GPT of :func:`gpt_config` with its own initialisation, in train mode (as made)."""
     torch.manual_seed(seed)
-    return GPT(gpt_config(**overrides)).eval()
+    return GPT(gpt_config(**overrides))
 
 
 def token_ids(b: int, t: int, vocab: int = GPT_VOCAB, seed: int = 1) -> torch.Tensor:

@@ -11,12 +11,13 @@ import numpy as np
 import pytest
 import safetensors.torch
 import torch
+from model_factories import training_gpt
 from torch import nn
 
 import lmkit.training.checkpoint as ckpt
 from lmkit import registry
 from lmkit.errors import CheckpointError, InputError
-from lmkit.gpt.model import GPT, GPTConfig
+from lmkit.gpt.model import GPT
 from lmkit.training.batching import LMBatches
 from lmkit.training.config import TrainConfig
 from lmkit.training.files import atomic_write
@@ -27,9 +28,7 @@ VOCAB, BLOCK = 30, 16
 
 
 def tiny_gpt(seed: int = 0, **overrides) -> GPT:
-    torch.manual_seed(seed)
-    fields = {"vocab_size": VOCAB, "block_size": BLOCK, "n_layer": 2, "n_head": 2, "n_embd": 32}
-    return GPT(GPTConfig(**{**fields, **overrides}))
+    return training_gpt(seed, **{"vocab_size": VOCAB, "block_size": BLOCK, "n_head": 2, **overrides})
 
 
 def data() -> LMBatches:

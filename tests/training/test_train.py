@@ -8,10 +8,11 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+from model_factories import training_gpt
 from torch import nn
 
 from lmkit.errors import ConfigError, InputError, LmkitError
-from lmkit.gpt.model import GPT, GPTConfig
+from lmkit.gpt.model import GPT
 from lmkit.training.batching import LMBatches
 from lmkit.training.config import TrainConfig
 from lmkit.training.schedule import warmup_cosine
@@ -21,11 +22,7 @@ VOCAB, BLOCK = 30, 16
 
 
 def tiny_gpt(seed: int = 0, dropout: float = 0.0) -> GPT:
-    torch.manual_seed(seed)
-    config = GPTConfig(
-        vocab_size=VOCAB, block_size=BLOCK, n_layer=2, n_head=2, n_embd=32, dropout=dropout
-    )
-    return GPT(config)
+    return training_gpt(seed, vocab_size=VOCAB, block_size=BLOCK, n_head=2, dropout=dropout)
 
 
 def tokens(n: int = 600, seed: int = 0) -> torch.Tensor:
