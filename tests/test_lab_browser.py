@@ -22,7 +22,6 @@ import hashlib
 import json
 import os
 import secrets
-import shutil
 import signal
 import socket
 import subprocess
@@ -32,6 +31,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from browsers import CHROMEDRIVER, CHROMIUM, INSTALL, NEEDS_CHROMIUM
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = ROOT / "chapters"
@@ -39,31 +39,13 @@ LAB_CONFIG = ROOT / "lab_config"
 ARTIFACTS = ROOT / "test-artifacts"
 SCREENSHOTS = ARTIFACTS / "screenshots"
 CHAPTER = "06_attention.ipynb"
-INSTALL = "sudo apt-get install -y chromium chromium-driver"
 SERVER_START_S = 90
 PAGE_LOAD_S = 90
 RUN_ALL_S = 240  # the chapter runs in ~20 s headless; a browser and a busy 2-core box add a lot
 WIDGET_S = 60
 
 
-def _find(*names: str) -> str | None:
-    for name in names:
-        found = shutil.which(name) or (name if Path(name).is_file() else None)
-        if found:
-            return found
-    return None
-
-
-CHROMIUM = _find("chromium", "chromium-browser", "/usr/bin/chromium", "google-chrome")
-CHROMEDRIVER = _find("chromedriver", "/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver")
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        CHROMIUM is None or CHROMEDRIVER is None,
-        reason=f"needs Chromium and chromedriver on this machine; install them with: {INSTALL}",
-    ),
-]
+pytestmark = NEEDS_CHROMIUM
 pytest.importorskip("jupyterlab", reason="needs JupyterLab: pip install -e '.[notebooks]'")
 pytest.importorskip(
     "selenium", reason=f"needs Selenium (pip install -e '.[dev]') and Chromium: {INSTALL}"

@@ -12,7 +12,6 @@ Selenium is pointed at that chromedriver explicitly so it never tries to downloa
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -23,33 +22,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from browsers import CHROMEDRIVER, CHROMIUM, INSTALL, NEEDS_CHROMIUM
 
 from .conftest import ROOT
 
-INSTALL = "sudo apt-get install -y chromium chromium-driver"
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 SERVER_START_S = 90
 PAGE_RESULT_S = 240  # a fresh server loads each model once; a 2-core CI box is slow
 
 
-def _find(*names: str) -> str | None:
-    for name in names:
-        found = shutil.which(name) or (name if Path(name).is_file() else None)
-        if found:
-            return found
-    return None
-
-
-CHROMIUM = _find("chromium", "chromium-browser", "/usr/bin/chromium", "google-chrome")
-CHROMEDRIVER = _find("chromedriver", "/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver")
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        CHROMIUM is None or CHROMEDRIVER is None,
-        reason=f"needs Chromium and chromedriver on this machine; install them with: {INSTALL}",
-    ),
-]
+pytestmark = NEEDS_CHROMIUM
 selenium = pytest.importorskip(
     "selenium", reason=f"needs Selenium (pip install -e '.[dev]') and Chromium: {INSTALL}"
 )
