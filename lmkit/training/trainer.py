@@ -384,5 +384,9 @@ class Trainer:
     def close(self) -> None:
         """Shut down the process group this Trainer started (under torchrun)."""
         if self._owns_process_group and dist.is_initialized():
+            # Every rank arrives before any tears down: a rank that left while another still
+            # wrote its files could abort in gloo's teardown ("terminate called without an
+            # active exception"), seen once under load in CI.
+            dist.barrier()
             dist.destroy_process_group()
             self._owns_process_group = False
