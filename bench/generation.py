@@ -31,7 +31,8 @@ from bench.common import (
 )
 from lmkit.decoding.generation import generate
 from lmkit.errors import ConfigError
-from lmkit.gpt.model import GPT, GPTConfig
+from lmkit.gpt.config import GPTConfig
+from lmkit.gpt.model import GPT
 
 GPT2_SMALL = {"vocab_size": 50257, "block_size": 1024, "n_layer": 12, "n_head": 12, "n_embd": 768}
 TINY_GPT = {"vocab_size": 4096, "block_size": 256, "n_layer": 4, "n_head": 4, "n_embd": 128}

@@ -82,7 +82,8 @@ def _build(
     impl: str, model_config: dict[str, int], checkpointing: bool, device: torch.device
 ) -> tuple[nn.Module, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]]:
     """The model and its ``loss(x, y)``; weights are random (memory does not depend on them)."""
-    from lmkit.gpt.model import GPT, GPTConfig
+    from lmkit.gpt.config import GPTConfig
+    from lmkit.gpt.model import GPT
 
     config = GPTConfig(**model_config, dropout=0.0, gradient_checkpointing=checkpointing)
     if impl == "lmkit":

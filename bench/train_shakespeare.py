@@ -25,7 +25,8 @@ import torch
 
 from bench.common import REPO_ROOT, Report, add_common_args, device_kind, run_cli
 from lmkit.errors import ConfigError, InputError
-from lmkit.gpt.model import GPT, GPTConfig
+from lmkit.gpt.config import GPTConfig
+from lmkit.gpt.model import GPT
 from lmkit.tokenizers import CharTokenizer
 from lmkit.training.batching import LMBatches, split_train_val
 from lmkit.training.config import TrainConfig

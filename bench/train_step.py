@@ -27,7 +27,8 @@ from torch import nn
 
 from bench.common import Report, add_common_args, device_kind, run_cli, time_interleaved
 from lmkit.errors import ConfigError
-from lmkit.gpt.model import GPT, GPTConfig
+from lmkit.gpt.config import GPTConfig
+from lmkit.gpt.model import GPT
 from lmkit.training.optim import build_adamw
 
 # nanoGPT's CPU "baby" config for Shakespeare characters (its README's laptop recipe).

@@ -32,7 +32,7 @@ _EXPORTS = {
     "MultiHeadAttention": "lmkit.nn.attention",
     "scaled_dot_product_attention": "lmkit.nn.attention",
     "GPT": "lmkit.gpt.model",
-    "GPTConfig": "lmkit.gpt.model",
+    "GPTConfig": "lmkit.gpt.config",
     "to_hf": "lmkit.gpt.interop",
     "from_hf": "lmkit.gpt.interop",
     "load_pretrained": "lmkit.gpt.interop",

@@ -48,7 +48,7 @@ def _builtin_types() -> dict[str, ModelType]:
     bert = {"tokenizer_specials": ("[CLS]", "[SEP]"), "tokenizer_roles": ("pad",)}
     types = (
         ModelType(
-            "gpt", "lmkit.gpt.model:GPT", "lmkit.gpt.model:GPTConfig", "causal-lm",
+            "gpt", "lmkit.gpt.model:GPT", "lmkit.gpt.config:GPTConfig", "causal-lm",
             tokenizer_roles=("eos",), exact_vocab=True,
         ),
         ModelType("bert", "lmkit.bert.model:BertEncoder", bert_config, "encoder", **bert),

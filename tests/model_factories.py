@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 
 from lmkit.bert.model import BertConfig
-from lmkit.gpt.model import GPT, GPTConfig
+from lmkit.gpt.config import GPTConfig
+from lmkit.gpt.model import GPT
 
 BERT_VOCAB = 61
 

@@ -22,7 +22,8 @@ pytest.importorskip("transformers")
 from bench import common, generation, matmul_peak, memory, run_all, train_shakespeare, train_step
 from bench.common import Report
 from lmkit.errors import ConfigError, InputError
-from lmkit.gpt.model import GPT, GPTConfig
+from lmkit.gpt.config import GPTConfig
+from lmkit.gpt.model import GPT
 
 TINY = {"vocab_size": 48, "block_size": 16, "n_layer": 2, "n_head": 2, "n_embd": 16}
 
@@ -293,7 +294,8 @@ def test_generation_report_on_tiny_models(tmp_path):
 
 
 def test_decode_bytes_per_token_counts_the_output_matrix_but_not_the_tables():
-    from lmkit.gpt.model import GPT, GPTConfig
+    from lmkit.gpt.config import GPTConfig
+    from lmkit.gpt.model import GPT
 
     settings = {"vocab_size": 50, "block_size": 16, "n_layer": 2, "n_head": 2, "n_embd": 8}
     tied = GPT(GPTConfig(**settings))

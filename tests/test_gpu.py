@@ -12,7 +12,8 @@ import pytest
 import torch
 
 from lmkit.decoding.generation import generate
-from lmkit.gpt.model import GPT, GPTConfig
+from lmkit.gpt.config import GPTConfig
+from lmkit.gpt.model import GPT
 
 pytestmark = [
     pytest.mark.gpu,

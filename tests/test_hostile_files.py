@@ -23,7 +23,8 @@ from lmkit import hub, safe_files
 from lmkit.decoding.beam import beam_search
 from lmkit.errors import CheckpointError, ConfigError, InputError, LmkitError, TokenizerError
 from lmkit.gpt import model as gpt_model
-from lmkit.gpt.model import GPT, GPTConfig
+from lmkit.gpt.config import GPTConfig
+from lmkit.gpt.model import GPT
 from lmkit.tokenizers import load_tokenizer
 from lmkit.training.batching import LMBatches
 from lmkit.training.config import TrainConfig

@@ -14,7 +14,8 @@ import torch
 from lmkit import hub, registry
 from lmkit.data import StoryWorld
 from lmkit.errors import CheckpointError, InputError, OfflineError
-from lmkit.gpt.model import GPT, GPTConfig
+from lmkit.gpt.config import GPTConfig
+from lmkit.gpt.model import GPT
 from lmkit.tokenizers import ByteBPETokenizer
 from lmkit.training.checkpoint import save_model
 

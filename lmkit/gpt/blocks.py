@@ -9,19 +9,15 @@ through deep stacks.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lmkit.gpt.config import GPTConfig
 from lmkit.nn.attention import CausalSelfAttention
 from lmkit.nn.kv_cache import KVCache
 from lmkit.nn.linear import Linear
 from lmkit.nn.positional import RotaryEmbedding
-
-if TYPE_CHECKING:  # the model imports this module, so the config is imported for types only
-    from lmkit.gpt.model import GPTConfig
 
 __all__ = ["MLP", "Block"]
 

@@ -6,15 +6,11 @@ Introduced in chapter 7. Kept apart so that the model file reads as the architec
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import torch
 
 from lmkit.errors import ConfigError, InputError
+from lmkit.gpt.config import GPTConfig
 from lmkit.nn.kv_cache import KVCache
-
-if TYPE_CHECKING:  # the model imports this module, so the config is imported for types only
-    from lmkit.gpt.model import GPTConfig
 
 __all__ = ["IGNORE_INDEX", "check_inputs", "check_targets"]
 

@@ -26,7 +26,8 @@ import torch
 from lmkit._optional import require
 from lmkit.device import pick_device
 from lmkit.errors import CheckpointError, ConfigError, InputError, LmkitError, OfflineError
-from lmkit.gpt.model import GPT, GPTConfig
+from lmkit.gpt.config import GPTConfig
+from lmkit.gpt.model import GPT
 
 _PURPOSE = "convert GPT-2 weights to or from Hugging Face transformers"
 # Per block, the layers whose Hugging Face Conv1D weight is the transpose of our nn.Linear.

@@ -45,7 +45,8 @@ from typing import Any, ClassVar
 from lmkit.data.story_corpus import EOT, LANGS, encode_stories, story_texts
 from lmkit.device import describe_device, pick_device, seed_everything
 from lmkit.errors import ConfigError, InputError
-from lmkit.gpt.model import GPT, GPTConfig
+from lmkit.gpt.config import GPTConfig
+from lmkit.gpt.model import GPT
 from lmkit.recipes import _skeleton
 from lmkit.recipes._cards import machine_sentence, render_card, table_cell
 from lmkit.tasks.story_continuation import (

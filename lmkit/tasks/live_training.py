@@ -27,7 +27,8 @@ from lmkit.data.story_world import StoryWorld
 from lmkit.decoding.generation import generate
 from lmkit.decoding.prompts import continuation
 from lmkit.errors import ConfigError, InputError
-from lmkit.gpt.model import GPT, GPTConfig
+from lmkit.gpt.config import GPTConfig
+from lmkit.gpt.model import GPT
 from lmkit.tokenizers import ByteBPETokenizer, CharTokenizer, Tokenizer
 from lmkit.training.batching import LMBatches
 from lmkit.training.config import TrainConfig

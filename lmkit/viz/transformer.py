@@ -14,7 +14,7 @@ import torch
 from plotly.subplots import make_subplots
 
 from lmkit.errors import ConfigError, InputError
-from lmkit.gpt.model import GPTConfig
+from lmkit.gpt.config import GPTConfig
 from lmkit.viz.core import TEMPLATE
 
 __all__ = [

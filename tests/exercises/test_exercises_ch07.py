@@ -10,7 +10,8 @@ from torch import nn
 
 from lmkit.exercises import check
 from lmkit.gpt.blocks import Block
-from lmkit.gpt.model import GPT, GPTConfig
+from lmkit.gpt.config import GPTConfig
+from lmkit.gpt.model import GPT
 
 
 def test_layer_norm_accepts_nn_layernorm_and_names_each_slip():

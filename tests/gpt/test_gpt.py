@@ -11,7 +11,8 @@ import torch.nn.functional as F
 from model_factories import fresh_gpt, gpt_config, token_ids
 
 from lmkit.errors import CheckpointError, ConfigError, InputError
-from lmkit.gpt.model import GPT, GPTConfig, GPTOutput
+from lmkit.gpt.config import GPTConfig
+from lmkit.gpt.model import GPT, GPTOutput
 
 ENCODINGS = ["learned", "sinusoidal", "rotary"]
 

@@ -20,6 +20,7 @@ from lmkit.errors import (  # noqa: E402
     OfflineError,
 )
 from lmkit.gpt import interop  # noqa: E402
+from lmkit.gpt.config import GPTConfig  # noqa: E402
 from lmkit.gpt.interop import (  # noqa: E402
     config_from_hf,
     config_to_hf,
@@ -27,7 +28,7 @@ from lmkit.gpt.interop import (  # noqa: E402
     load_pretrained,
     to_hf,
 )
-from lmkit.gpt.model import GPT, GPTConfig  # noqa: E402
+from lmkit.gpt.model import GPT  # noqa: E402
 
 ATOL = 1e-4
 

@@ -16,7 +16,8 @@ from pathlib import Path
 import safetensors.torch
 import torch
 
-from lmkit.gpt.model import GPT, GPTConfig
+from lmkit.gpt.config import GPTConfig
+from lmkit.gpt.model import GPT
 from lmkit.training.batching import LMBatches
 from lmkit.training.config import TrainConfig
 from lmkit.training.trainer import Trainer

@@ -9,7 +9,8 @@ import torch
 from torch import nn
 
 from lmkit.errors import ConfigError, InputError
-from lmkit.gpt.model import GPT, GPTConfig
+from lmkit.gpt.config import GPTConfig
+from lmkit.gpt.model import GPT
 from lmkit.viz.transformer import (
     gpt_parameter_counts,
     layer_curves,
