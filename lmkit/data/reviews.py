@@ -1,12 +1,26 @@
 """Hand-written review sentences for sentiment classification, in English and Chinese.
 
-The two files ``reviews_en.tsv`` and ``reviews_zh.tsv`` ship inside the package, so a
-classification chapter works with no download. Every sentence was written for lmkit (none is
-copied from IMDB, SST-2, ChnSentiCorp or any other dataset) about films, books, phones,
-headphones, restaurants, hotels, apps, shoes, games and more, and has a clear positive or
-negative label. The train/test split (about 70/30 within each label) is stored in the files,
-so every reader gets the same split. For the large classic sets see
-:mod:`lmkit.data.remote` (IMDB, SST-2).
+The two files ``reviews_en.tsv`` (about 4,700 reviews) and ``reviews_zh.tsv`` (about 3,600)
+ship inside the package, so a classification chapter works with no download. Every sentence was
+written for lmkit (none is copied from IMDB, SST-2, Yelp, ChnSentiCorp or any other dataset) and
+has a clear positive or negative label. They were written in batches, each with its own brief,
+and the id says which (:attr:`Review.source`):
+
+- ``original`` (``en-0001``…, ``zh-0001``…): short, plain opinions about films, books, phones,
+  restaurants, hotels, apps and more, split about 70/30 into train and test;
+- English ``critics``/``critics2`` (film critics' snippets and capsule reviews), ``viewers`` and
+  ``audience`` (film-goers, readers, fans), ``arts`` (books, TV, stage, music, games),
+  ``products``, ``services`` (food, travel, care, support) and ``hard`` (negation, contrast,
+  sarcasm, verdicts given only through facts); Chinese ``culture`` (films, books, travel),
+  ``products`` (shopping, delivery, apps, services) and ``plain`` (short everyday verdicts,
+  with 很/太/不 as common on one side as on the other) and ``negation`` (不干净 negative, 不贵
+  positive): all training reviews, one-word verdicts to
+  four-sentence reviews, casual and formal;
+- ``heldout``: test reviews by a writer who wrote no training data, the fairest measure of how
+  a model does on text it has never seen the like of.
+
+The train/test split is stored in the files, so every reader gets the same split. For the large
+classic sets see :mod:`lmkit.data.remote` (IMDB, SST-2).
 
 File format: UTF-8, tab-separated, a header line ``id<TAB>split<TAB>label<TAB>text``, then one
 review per line; ``label`` is ``pos`` or ``neg`` and ``split`` is ``train`` or ``test``.
@@ -41,6 +55,13 @@ class Review:
     label: int
     split: str
     lang: str
+
+    @property
+    def source(self) -> str:
+        """Which set of writing it belongs to, from the id: ``en-critics-0042`` → ``"critics"``;
+        the first 660 English and 352 Chinese reviews (``en-0001``) are ``"original"``."""
+        parts = self.id.split("-")
+        return parts[1] if len(parts) == 3 else "original"
 
 
 def review_file_name(lang: str) -> str:

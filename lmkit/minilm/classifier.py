@@ -107,6 +107,7 @@ class MiniLMClassifier(nn.Module):
         dropout: float = 0.1,
         max_length: int = MAX_LENGTH,
         tuned_layers: tuple[int, ...] = (),
+        temperature: float = 1.0,
     ) -> None:
         super().__init__()
         labels = tuple(labels)
@@ -119,6 +120,11 @@ class MiniLMClassifier(nn.Module):
         if any(not 0 <= i < n_layers for i in tuned_layers):
             raise ConfigError(f"tuned_layers must be in 0..{n_layers - 1}, got {tuned_layers!r}.")
         self.tuned_layers = tuple(sorted(set(tuned_layers)))  # encoder layers that training changed
+        if not (isinstance(temperature, (int, float)) and 0 < temperature < float("inf")):
+            raise ConfigError(f"temperature must be a positive number, got {temperature!r}.")
+        # Temperature scaling (lmkit.basics.calibration): logits / T, fitted after training on
+        # the validation set so that the probabilities are calibrated; argmax is unchanged.
+        self.temperature = float(temperature)
         hidden = int(encoder.config.hidden_size)
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(hidden, len(labels)))
 
@@ -165,7 +171,7 @@ class MiniLMClassifier(nn.Module):
             if self.encoder.config._attn_implementation != previous:
                 self.encoder.set_attn_implementation(previous)
         pooled = mean_pool(out.last_hidden_state, attention_mask)  # (B, 384)
-        logits = self.head(pooled)  # (B, n_labels)
+        logits = self.head(pooled) / self.temperature  # (B, n_labels)
         attentions = list(out.attentions) if return_attention else None
         return ClassifierOutput(logits, attentions=attentions)
 
@@ -199,6 +205,7 @@ def save_folder(
         "max_length": model.max_length,
         "dropout": model.head[0].p,
         "tuned_layers": list(model.tuned_layers),
+        "temperature": model.temperature,
         "weights_file": WEIGHTS_FILE,
         "stored_tensors": sorted(tensors),
         "encoder": {
@@ -231,6 +238,10 @@ _CONFIG_FIELDS: dict[str, tuple[Any, str]] = {
     "tuned_layers": (
         lambda v: isinstance(v, list) and all(_is_int(i) for i in v), "a list of layer numbers"
     ),
+    "temperature": (
+        lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 0.01 <= v <= 100,
+        "a number in [0.01, 100]",
+    ),
     "weights_file": (
         lambda v: isinstance(v, str) and v not in ("", ".", "..") and Path(v).name == v
         and "\\" not in v,
@@ -253,6 +264,7 @@ def _read_config(folder: Path) -> dict[str, Any]:
     if not isinstance(config, dict) or config.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a minilm-classifier config (format {FORMAT!r}).")
     config.setdefault("tuned_layers", [])
+    config.setdefault("temperature", 1.0)  # folders written before calibration
     for name, (valid, requirement) in _CONFIG_FIELDS.items():
         if name not in config or not valid(config[name]):
             got = repr(config[name])[:60] if name in config else "nothing"
@@ -297,6 +309,7 @@ def load_folder(
         dropout=float(config["dropout"]),
         max_length=int(config["max_length"]),
         tuned_layers=tuple(config.get("tuned_layers", ())),
+        temperature=float(config["temperature"]),
     )
     try:
         stored = load_file(str(folder / config["weights_file"]))

@@ -42,15 +42,18 @@ def _batch(ids: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
 
 @torch.no_grad()
 def lower_states(
-    model: MiniLMClassifier, ids: list[list[int]], first_tuned: int
-) -> list[torch.Tensor]:
-    """Per sentence, the (T, 384) input of encoder layer ``first_tuned`` (no padding kept)."""
-    states = []
+    model: MiniLMClassifier, ids: list[list[int]], layers: Sequence[int]
+) -> dict[int, list[torch.Tensor]]:
+    """For each of ``layers``, per sentence, the (T, 384) input of that encoder layer (6 = the
+    encoder's output), no padding kept; the encoder runs once for all of them."""
+    states: dict[int, list[torch.Tensor]] = {layer: [] for layer in layers}
     for start in range(0, len(ids), 64):
         padded, mask = _batch(ids[start : start + 64])
         out = model.encoder(input_ids=padded, attention_mask=mask, output_hidden_states=True)
-        hidden = out.hidden_states[first_tuned]
-        states.extend(hidden[j, : int(mask[j].sum())].clone() for j in range(len(padded)))
+        lengths = mask.sum(-1).tolist()
+        for layer in layers:
+            hidden = out.hidden_states[layer]
+            states[layer].extend(hidden[j, : lengths[j]].clone() for j in range(len(padded)))
     return states
 
 

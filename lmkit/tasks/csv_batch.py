@@ -1,6 +1,6 @@
 """Read an uploaded file of texts (CSV or plain text), plan its batches, write a safe CSV back.
 
-Introduced in chapter 11 for :class:`lmkit.tasks.text_classify.FileJob`. Reading never guesses
+Introduced in chapter 11 for :class:`lmkit.tasks.classify_files.FileJob`. Reading never guesses
 silently: :attr:`Table.notes` say what was done (CR-only line endings read as lines, Excel's
 ``sep=;`` line used, rows read from how many lines, texts over several lines), and what cannot be
 read safely is an :class:`~lmkit.errors.InputError`: a CSV needs a header naming its text column

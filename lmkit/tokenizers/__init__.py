@@ -7,7 +7,15 @@ pipeline and the app work with any of them.
 from lmkit.tokenizers.base import Tokenizer
 from lmkit.tokenizers.bpe import ByteBPETokenizer
 from lmkit.tokenizers.char import CharTokenizer
+from lmkit.tokenizers.char_ngram import CharNgramTokenizer
 from lmkit.tokenizers.hf import HFTokenizer
 from lmkit.tokenizers.loading import load_tokenizer
 
-__all__ = ["ByteBPETokenizer", "CharTokenizer", "HFTokenizer", "Tokenizer", "load_tokenizer"]
+__all__ = [
+    "ByteBPETokenizer",
+    "CharNgramTokenizer",
+    "CharTokenizer",
+    "HFTokenizer",
+    "Tokenizer",
+    "load_tokenizer",
+]

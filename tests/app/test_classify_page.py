@@ -238,7 +238,7 @@ def test_the_download_says_which_cells_were_escaped(page):
 
 def _running_job(fake, n: int = 40, **kwargs):
     """A job as the page keeps it mid-run: read, one batch done, still active."""
-    from lmkit.tasks.text_classify import FileJob
+    from lmkit.tasks.classify_files import FileJob
 
     data = ("text\n" + "the film was wonderful\n" * n).encode()
     job = FileJob(fake, data, max_bytes=10**6, max_rows=2_000, batch_size=4, **kwargs)
@@ -356,29 +356,72 @@ def test_anything_typed_gives_a_result_or_a_hint(page, text):
     assert plotly_figures(page) or shown_messages(page)
 
 
-def test_every_builtin_classifier_present_classifies_and_explains(monkeypatch):
+def _real_page(monkeypatch):
     for name, function in REAL.items():  # the module's fake may still be in place
         monkeypatch.setattr(common, name, function)
-    at = open_page("classify")
+    return open_page("classify")
+
+
+def test_every_builtin_classifier_present_classifies_and_explains(monkeypatch):
+    from lmkit.hub import BUILTIN_MODELS
+
+    at = _real_page(monkeypatch)
     names = common.model_names("classifier")
     if not names:
         assert any("No classifier model" in m for m in shown_messages(at))
+    english = (TEXT, "word " * 3000)
+    chinese = ("我很喜欢这部电影。",)
     for name in names:
+        reads = BUILTIN_MODELS[name].languages or ("en", "zh")  # story world: both scripts
         at.selectbox(key="classify_model").select(name).run()
-        for text in (TEXT, "我很喜欢这部电影。", "word " * 3000):
-            _classify(at, text, "integrated gradients")
-            no_errors(at)
-            assert len(plotly_figures(at)) == 2, name
-        _upload(
-            # Story-world sentences: tiny-sentiment only knows that world's words (its card
-            # reports near-chance accuracy on real reviews), MiniLM reads both.
-            at,
-            "reviews.csv",
-            b'text\n"I loved the park, it was wonderful."\nThe soup was cold and not delicious.\n',
+        for lang, texts in (("en", english), ("zh", chinese)):
+            for text in texts:
+                _classify(at, text, "integrated gradients")
+                no_errors(at)
+                if lang in reads:
+                    assert len(plotly_figures(at)) == 2, (name, text[:20])
+                elif not plotly_figures(at):  # a model that cannot read it says so instead
+                    assert any("cannot read this text" in w.value for w in at.warning), name
+        rows = (
+            'text\n"我喜欢，太好看了"\n难看，不推荐。\n'
+            if reads == ("zh",)
+            # story-world sentences for tiny-sentiment (it knows only that world's words)
+            else 'text\n"I loved the park, it was wonderful."\nThe soup was cold and not delicious.\n'
         )
+        _upload(at, "reviews.csv", rows.encode())
         no_errors(at)
-        header, *rows = list(
+        header, *out = list(
             csv.reader(io.StringIO(at.session_state["classify_batch_result"][2].decode()))
         )
         assert header[:2] == ["text", "predicted_label"]
-        assert [row[1] for row in rows] == ["positive", "negative"], name
+        assert [row[1] for row in out] == ["positive", "negative"], name
+
+
+@pytest.mark.parametrize(
+    ("text", "model"),
+    [
+        ("This movie was a complete waste of time.", "minilm-sentiment"),
+        ("The plot was predictable and the acting was wooden.", "minilm-sentiment"),
+        ("这部电影很无聊，看了一半就想走。", "zh-sentiment"),
+    ],
+)
+def test_automatic_reads_a_plain_negative_review_with_the_model_for_its_language(
+    monkeypatch, text, model
+):
+    at = _real_page(monkeypatch)
+    if model not in common.model_names("classifier"):
+        pytest.fail(f"{model} is a shipped model and must be installed")
+    assert at.selectbox(key="classify_model").value == "auto"  # the default
+    _classify(at, text)
+    no_errors(at)
+    assert any(f"Read by **{model}**" in c.value for c in at.caption)
+    assert at.success[0].value.startswith("**negative**")
+
+
+def test_chinese_text_into_the_english_model_gets_no_label(monkeypatch):
+    at = _real_page(monkeypatch)
+    at.selectbox(key="classify_model").select("minilm-sentiment").run()
+    _classify(at, "这部电影很无聊。")
+    no_errors(at)
+    assert not at.success and not plotly_figures(at)
+    assert any("minilm-sentiment cannot read this text" in w.value for w in at.warning)

@@ -16,7 +16,14 @@ from lmkit.data import reviews as reviews_module
 from lmkit.data.reviews import Review, load_reviews, parse_reviews
 from lmkit.errors import ConfigError, InputError
 
-MIN_COUNT = {"en": 600, "zh": 300}
+MIN_COUNT = {"en": 4500, "zh": 2000}
+# Who wrote what: the first writers (ids like en-0001) wrote train and test; the later writers
+# wrote training reviews only; an independent writer wrote the "heldout" test reviews.
+TRAIN_SOURCES = {
+    "en": {"original", "critics", "critics2", "viewers", "audience", "arts", "hard", "products",
+           "services"},
+    "zh": {"original", "culture", "products", "plain", "negation"},
+}  # fmt: skip
 DATA_DIR = Path(reviews_module.__file__).parent
 
 
@@ -77,7 +84,7 @@ def test_no_duplicates_even_after_normalising(lang):
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
-def test_splits_are_fixed_and_about_70_30_within_each_label(lang):
+def test_splits_are_fixed_and_the_heldout_writer_is_test_only(lang):
     train, test = load_reviews(lang, "train"), load_reviews(lang, "test")
     assert {r.id for r in train}.isdisjoint({r.id for r in test})
     assert len(train) + len(test) == len(load_reviews(lang, "all"))
@@ -85,24 +92,37 @@ def test_splits_are_fixed_and_about_70_30_within_each_label(lang):
     stored = {row["id"]: row["split"] for row in _read_raw(lang)}
     assert all(stored[r.id] == "train" for r in train)
     assert all(stored[r.id] == "test" for r in test)
+    assert {r.source for r in train} == TRAIN_SOURCES[lang]
+    assert {r.source for r in test} == {"original", "heldout"}
+    assert sum(r.source == "heldout" for r in test) >= 290
     for label in (0, 1):
         n_train = sum(r.label == label for r in train)
         n_test = sum(r.label == label for r in test)
-        assert 0.65 <= n_train / (n_train + n_test) <= 0.75, (label, n_train, n_test)
+        assert 0.65 <= n_train / (n_train + n_test) <= 0.92, (label, n_train, n_test)
+
+
+def test_the_source_comes_from_the_id():
+    assert Review("en-critics-0042", "x", 1, "train", "en").source == "critics"
+    assert Review("en-0042", "x", 1, "train", "en").source == "original"
 
 
 def test_chinese_set_is_mostly_cjk_and_english_set_has_none():
-    for review in load_reviews("zh"):
+    reviews = load_reviews("zh")
+    mostly_latin = []
+    for review in reviews:
         letters = [ch for ch in review.text if ch.isalnum()]
-        assert sum(map(_is_cjk, letters)) / len(letters) >= 0.6, review.text
+        if sum(map(_is_cjk, letters)) / len(letters) < 0.6:
+            mostly_latin.append(review.text)
+    # a few are pure net slang ("yyds"), which Chinese reviewers do write
+    assert len(mostly_latin) <= 0.01 * len(reviews), mostly_latin
     for review in load_reviews("en"):
         assert not any(_is_cjk(ch) for ch in review.text), review.text
 
 
 def test_lengths_vary():
     words = [len(r.text.split()) for r in load_reviews("en")]
-    assert min(words) >= 3 and max(words) <= 40
-    assert min(words) <= 4 and max(words) >= 30
+    assert min(words) >= 1 and max(words) <= 70
+    assert sum(w <= 2 for w in words) >= 100 and sum(w >= 40 for w in words) >= 30
     assert statistics.pstdev(words) >= 3.0
     assert sum(w <= 6 for w in words) >= 0.1 * len(words)
     assert sum(w >= 15 for w in words) >= 0.1 * len(words)
@@ -122,7 +142,9 @@ def test_not_templated_no_common_openings(lang):
     else:
         prefixes = [_normalise(t)[:4] for t in texts if len(_normalise(t)) >= 4]
     most_common = collections.Counter(prefixes).most_common(3)
-    assert most_common[0][1] <= 5, most_common
+    # A template would open hundreds of lines alike; people share a phrase now and then
+    # ("not bad at all").
+    assert most_common[0][1] <= max(12, 0.004 * len(texts)), most_common
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
@@ -135,29 +157,39 @@ def test_not_templated_no_pair_shares_most_of_its_word_pairs(lang):
 
     items = [(r.text, bigrams(r.text)) for r in load_reviews(lang)]
     items = [(t, b) for t, b in items if len(b) >= 4]
+    # Only pairs that share a rare bigram can be near-copies; an inverted index finds them
+    # without comparing all ~10 million pairs.
+    postings: dict[tuple[str, str], list[int]] = collections.defaultdict(list)
+    for index, (_, grams) in enumerate(items):
+        for gram in grams:
+            postings[gram].append(index)
+    candidates = {
+        pair for ids in postings.values() if len(ids) <= 50 for pair in itertools.combinations(ids, 2)
+    }
     worst = max(
-        (len(a & b) / len(a | b), ta, tb) for (ta, a), (tb, b) in itertools.combinations(items, 2)
+        (len(items[i][1] & items[j][1]) / len(items[i][1] | items[j][1]), items[i][0], items[j][0])
+        for i, j in candidates
     )
     assert worst[0] < 0.45, worst
 
 
-def test_clear_polarity_cues_match_the_labels():
-    """Words no reviewer uses on the other side: a cheap check for swapped labels."""
-    en_negative = ("worst", "waste of", "refund", "avoid", "ripoff", "i regret")
-    en_positive = ("highly recommend", "worth every penny", "masterpiece", "loved")
-    for review in load_reviews("en"):
-        low = review.text.lower()
-        if any(cue in low for cue in en_negative):
-            assert review.label == 0, review.text
-        if any(cue in low for cue in en_positive):
-            assert review.label == 1, review.text
-    zh_negative = ("差评", "踩雷", "避雷", "退货", "后悔死")
-    zh_positive = ("好评", "强烈推荐", "回购", "物超所值")
-    for review in load_reviews("zh"):
-        if any(cue in review.text for cue in zh_negative):
-            assert review.label == 0, review.text
-        if any(cue in review.text for cue in zh_positive):
-            assert review.label == 1, review.text
+def test_clear_polarity_cues_mostly_match_the_labels():
+    """A cheap check for a file written with its labels swapped: words reviewers mostly use on one
+    side. Mostly: the hard cases use them the other way on purpose ("hardly a masterpiece")."""
+    cues = {
+        ("en", 0): ("worst", "waste of", "refund", "avoid", "ripoff", "i regret"),
+        ("en", 1): ("highly recommend", "worth every penny", "masterpiece", "loved"),
+        ("zh", 0): ("差评", "踩雷", "避雷", "退货", "后悔死"),
+        ("zh", 1): ("好评", "强烈推荐", "回购", "物超所值"),
+    }
+    for (lang, label), words in cues.items():
+        # the negation set flips such words on purpose (不踩雷 is praise)
+        for source in TRAIN_SOURCES[lang] - {"negation"} | {"heldout"}:
+            reviews = [r for r in load_reviews(lang) if r.source == source]
+            hits = [r for r in reviews if any(w in r.text.lower() for w in words)]
+            if len(hits) >= 5:
+                share = sum(r.label == label for r in hits) / len(hits)
+                assert share >= 0.6, (lang, source, words, share)
 
 
 def test_bad_arguments_raise_config_error():

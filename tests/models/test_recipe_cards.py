@@ -9,13 +9,21 @@ import pytest
 
 from lmkit import hub
 from lmkit.errors import InputError
-from lmkit.recipes import _cards, minilm_sentiment, tiny_bert, tiny_gpt, tiny_sentiment
+from lmkit.recipes import (
+    _cards,
+    minilm_sentiment,
+    tiny_bert,
+    tiny_gpt,
+    tiny_sentiment,
+    zh_sentiment,
+)
 
 RECIPES = {
     "tiny-gpt": tiny_gpt,
     "tiny-bert": tiny_bert,
     "tiny-sentiment": tiny_sentiment,
     "minilm-sentiment": minilm_sentiment,
+    "zh-sentiment": zh_sentiment,
 }
 
 

@@ -12,11 +12,10 @@ from hypothesis import strategies as st
 from toy_classifiers import ToyTokenizer, toy_loaded
 
 from lmkit.errors import ConfigError, InputError
+from lmkit.tasks.classify_files import FileJob, classify_csv
 from lmkit.tasks.csv_batch import escape_formula, plan_batches
 from lmkit.tasks.text_classify import (
-    FileJob,
     classify,
-    classify_csv,
     encode_for_model,
     is_blank,
     model_max_length,
@@ -387,3 +386,50 @@ def test_csv_output_reads_back_when_texts_hold_bare_carriage_returns(toy):
     rows = list(csv.reader(io.StringIO(out.decode("utf-8"), newline="")))
     assert [row[0] for row in rows[1:]] == ["good\rfood", "bad\r\nday"]
     assert all(len(row) == len(rows[0]) for row in rows)
+
+
+# ---------------------------------------------------------------- unreadable text
+def test_unknown_share_counts_unk_among_content_tokens(toy):
+    from lmkit.tasks.text_classify import UNREADABLE_SHARE, unknown_share
+
+    tokenizer = toy.tokenizer
+    assert unknown_share(tokenizer, tokenizer.encode("good movie")) == 0.0  # [CLS], [SEP] not counted
+    assert unknown_share(tokenizer, tokenizer.encode("good 电影 真的")) == pytest.approx(2 / 3)
+    assert unknown_share(tokenizer, [1, 2]) == 0.0  # nothing but specials: nothing unknown
+    assert unknown_share(object(), [5, 6]) == 0.0  # no unknown token at all (byte-level BPE)
+    readable = classify(toy, "good food")
+    unreadable = classify(toy, "这部 电影 很 无聊")
+    assert readable.readable and readable.unknown_share == 0.0
+    assert not unreadable.readable and unreadable.unknown_share == 1.0 > UNREADABLE_SHARE
+    batch = predict_batch(toy, ["good food", "好 good", "好 吃 的"])
+    assert batch.unknown_share == (0.0, 0.5, 1.0)
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("The food was cold.", "en"),
+        ("Café crème, très bon", "en"),  # Latin script: an English model at least reads it
+        ("这部电影很无聊", "zh"),
+        ("App 太好用了 yyds", "zh"),  # 4 of 11 letters are Chinese: over 30%
+        ("一个 wonderful film", "en"),  # 2 of 14 letters: under 30%
+        ("12345 !!!", None),
+        ("Это хороший фильм", None),
+        ("", None),
+    ],
+)
+def test_text_language(text, language):
+    from lmkit.tasks.text_classify import text_language
+
+    assert text_language(text) == language
+
+
+def test_a_file_of_unreadable_texts_says_so(toy):
+    job = FileJob(toy, "text\ngood food\n这部 电影 很 无聊\n好 吃\n".encode(), **LIMITS)
+    while not job.finished:
+        job.advance()
+    assert any("2 text(s) are mostly unknown" in note for note in job.notes), job.notes
+    readable = FileJob(toy, b"text\ngood food\nbad movie\n", **LIMITS)
+    while not readable.finished:
+        readable.advance()
+    assert not any("unknown" in note for note in readable.notes)
