@@ -37,11 +37,16 @@ def metrics():
 
 
 def classify(loaded, texts):
-    """Predicted label ids, one text at a time (no padding), written independently of the recipe."""
+    """Predicted label ids, one text at a time (no padding), written independently of the recipe;
+    a text longer than the model reads is cut to its start, keeping the final [SEP]."""
+    limit = loaded.model.config.max_position
     out = []
     for text in texts:
+        ids = loaded.tokenizer.encode(text)
+        if len(ids) > limit:
+            ids = [*ids[: limit - 1], ids[-1]]
         with torch.no_grad():
-            logits = loaded.model(torch.tensor([loaded.tokenizer.encode(text)])).logits
+            logits = loaded.model(torch.tensor([ids])).logits
         out.append(int(logits.argmax(-1)))
     return out
 
