@@ -1,6 +1,6 @@
 """Input checks for :mod:`lmkit.bert.model`: ids, embeddings, masks and segments, with clear errors.
 
-Introduced in chapter 11. Kept apart so that the model file reads as the architecture only.
+Introduced in chapter 9. Kept apart so that the model file reads as the architecture only.
 """
 
 from __future__ import annotations

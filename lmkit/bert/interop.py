@@ -1,6 +1,6 @@
 """Convert lmkit's BERT models to and from Hugging Face ``transformers``.
 
-Introduced in chapter 11. Both sides hold the same tensors under different names; this module
+Introduced in chapter 9. Both sides hold the same tensors under different names; this module
 is the dictionary between them. :func:`to_hf` builds the matching ``transformers`` class
 (``BertModel``, ``BertForMaskedLM`` or ``BertForSequenceClassification``) with eager attention,
 so ``output_attentions=True`` gives the maps that lmkit returns with ``return_attention=True``;

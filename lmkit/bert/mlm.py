@@ -1,6 +1,6 @@
 """Masked language modelling: BERT's masking rule and a fill-in-the-blank helper.
 
-Introduced in chapter 11. BERT learns by repairing damaged text. :func:`mask_tokens` picks
+Introduced in chapter 9. BERT learns by repairing damaged text. :func:`mask_tokens` picks
 each ordinary token with probability 15% (special and padding tokens never); of the picked
 ones 80% become ``[MASK]``, 10% a random ordinary token and 10% stay as they are, so the model
 cannot tell which tokens to trust and must form a view of every position. The labels hold the
@@ -45,7 +45,7 @@ def mask_tokens(
     """BERT's masking of a batch ``input_ids`` (B, T); returns new tensors, the input is kept.
 
     ``special_ids`` (e.g. [PAD], [CLS], [SEP], [MASK]) are never picked and never used as a
-    random replacement. ``generator`` makes the choice reproducible. Introduced in chapter 11.
+    random replacement. ``generator`` makes the choice reproducible. Introduced in chapter 9.
     """
     if not isinstance(input_ids, torch.Tensor) or input_ids.dim() != 2:
         raise InputError(
@@ -110,7 +110,7 @@ def fill_mask(
     its tokenizer, ``fill_mask(model, tokenizer, text)``. The mask token is the tokenizer's
     (``tokenizer.mask_token``, ``"[MASK]"``); a space just before it is taken to belong to the
     hidden word, as byte-level BPE glues spaces to the following word (" dog"). Special tokens
-    are never proposed. Introduced in chapter 11.
+    are never proposed. Introduced in chapter 9.
     """
     model = getattr(loaded_or_model, "model", loaded_or_model)
     if text is None and isinstance(tokenizer, str):  # fill_mask(loaded, "text")

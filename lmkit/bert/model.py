@@ -1,6 +1,6 @@
 """A BERT-style encoder, in reading order: config, embeddings, attention, layer, encoder, heads.
 
-Introduced in chapter 11. Where GPT (:mod:`lmkit.gpt.model`) reads left to right, BERT reads the whole
+Introduced in chapter 9. Where GPT (:mod:`lmkit.gpt.model`) reads left to right, BERT reads the whole
 text at once: every token attends to every other real token, and padding is hidden with a mask.
 
     token ids -> word + position + segment embeddings -> LayerNorm -> n_layer x BertLayer
@@ -205,7 +205,7 @@ class BertLayer(nn.Module):
 class BertEncoder(nn.Module):
     """Embeddings + layers (+ the pooler: tanh(Linear) on the [CLS] vector, if ``pooler``).
 
-    The same parts as Hugging Face's ``BertModel``. Introduced in chapter 11.
+    The same parts as Hugging Face's ``BertModel``. Introduced in chapter 9.
     """
 
     def __init__(self, config: BertConfig, *, pooler: bool = True) -> None:
@@ -271,7 +271,7 @@ class BertForMaskedLM(_EncoderWithHead):
     """BERT with its masked-language-model head: a word distribution at every position.
 
     The head is BERT's: Linear + GELU + LayerNorm, then the decoder, whose weight *is* the word
-    embedding matrix (tied), plus a bias per word. Introduced in chapter 11.
+    embedding matrix (tied), plus a bias per word. Introduced in chapter 9.
     """
 
     kind = "masked-lm"

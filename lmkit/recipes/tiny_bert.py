@@ -1,6 +1,6 @@
 """Recipe: pretrain ``tiny-bert``, the bilingual story-world BERT in ``lmkit/weights/tiny-bert``.
 
-Introduced in chapter 11. Run it with::
+Introduced in chapter 9. Run it with::
 
     python -m lmkit.recipes.tiny_bert --out runs/tiny-bert --threads 1
 
@@ -190,7 +190,7 @@ def train_tiny_bert(
 ) -> tuple[BertForMaskedLM, BertBPETokenizer, dict[str, Any]]:
     """Run the whole recipe and write the model folder; returns (model, tokenizer, metrics).
 
-    Introduced in chapter 11.
+    Introduced in chapter 9.
     """
     recipe = TinyBertRecipe() if recipe is None else recipe
     if not isinstance(recipe, TinyBertRecipe):
