@@ -1,6 +1,6 @@
 """Move GPT-2 weights between lmkit and Hugging Face ``transformers``; load pretrained GPT-2.
 
-Introduced in chapter 7 (and used again in chapter 9 to load the real GPT-2). ``transformers``
+Introduced in chapter 7 (section 9 of which loads the real GPT-2). ``transformers``
 is optional: it is imported inside each function and a missing install raises
 :class:`~lmkit.errors.MissingDependencyError` naming the extra to install.
 
@@ -238,7 +238,7 @@ def load_pretrained(
     available device (see :func:`lmkit.device.pick_device`). The model is returned in fp32 and
     in eval mode.
     Without network and without a cached copy, raises :class:`OfflineError` saying what to do.
-    Introduced in chapter 9.
+    Introduced in chapter 7.
     """
     transformers = require("transformers", "load pretrained GPT-2 weights")
     if not isinstance(name_or_path, (str, os.PathLike)) or not str(name_or_path).strip():

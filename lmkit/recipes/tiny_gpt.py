@@ -1,6 +1,6 @@
 """Recipe: train ``tiny-gpt``, the bilingual story-world GPT shipped in ``lmkit/weights/tiny-gpt``.
 
-Introduced in chapter 9. Run it with::
+Introduced in chapter 8. Run it with::
 
     python -m lmkit.recipes.tiny_gpt --out runs/tiny-gpt                 # the CPU, see below
     python -m lmkit.recipes.tiny_gpt --out runs/tiny-gpt --device cuda   # a GPU: minutes
@@ -68,7 +68,7 @@ SAMPLE_PROMPTS = ("我喜欢吃苹果。", "Alice went to the park.")
 class TinyGPTRecipe(_skeleton.RecipeSettings):
     """Every setting of the tiny-gpt recipe; the defaults made the shipped model.
 
-    :meth:`smoke` gives a minute-sized version for testing the mechanics. Introduced in chapter 9.
+    :meth:`smoke` gives a minute-sized version for testing the mechanics. Introduced in chapter 8.
     """
 
     seed: int = 0  # training stories, language coin flips, BPE text, weight init, batches
@@ -147,7 +147,7 @@ def train_tiny_gpt(
 ) -> RecipeResult:
     """Run the whole recipe (data, BPE, training, measurements) and write the model folder.
 
-    Introduced in chapter 9.
+    Introduced in chapter 8.
     """
     recipe = TinyGPTRecipe() if recipe is None else recipe
     if not isinstance(recipe, TinyGPTRecipe):

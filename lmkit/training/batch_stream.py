@@ -1,6 +1,6 @@
 """Batches that come from an iterator, one after the other, for the Trainer.
 
-Introduced in chapter 11, where BERT is pretrained on freshly masked, length-grouped batches
+Introduced in chapter 9, where BERT is pretrained on freshly masked, length-grouped batches
 of whole stories: dicts such as ``{"input_ids", "attention_mask", "labels"}`` that the model
 takes as keyword arguments (``model(**batch).loss``). Unlike :class:`~lmkit.training.batching.LMBatches`,
 whose batch ``i`` is a pure function of ``i``, a stream can only go forward: it serves each
@@ -23,7 +23,7 @@ class BatchStream:
 
     ``batch_size`` is the number of examples per batch, for the Trainer's checks and its
     examples-per-second; ``block_size`` is ``None`` because batches may differ in length.
-    Introduced in chapter 11.
+    Introduced in chapter 9.
     """
 
     block_size = None

@@ -1,7 +1,7 @@
 """What changes when the Trainer runs under ``torchrun``: which process this is, the process
 group, and values averaged or gathered over all processes.
 
-Introduced in chapter 13. With ``torchrun --nproc_per_node=N`` every process takes its share
+Introduced in chapter 14. With ``torchrun --nproc_per_node=N`` every process takes its share
 of the same global batch, gradients are averaged, and the reported losses are global means,
 equal to a single-process run. In a single process every helper here is a no-op.
 """
@@ -21,7 +21,7 @@ __all__ = ["Processes", "any_process", "gather_rng_states", "global_mean", "star
 
 @dataclass(frozen=True)
 class Processes:
-    """Which process this is, from the variables ``torchrun`` sets. Introduced in chapter 13."""
+    """Which process this is, from the variables ``torchrun`` sets. Introduced in chapter 14."""
 
     world_size: int = 1
     rank: int = 0
