@@ -62,6 +62,7 @@ class ModelInfo:
     description: str
     recipe: str | None
     languages: tuple[str, ...] = ()
+    instruction_tuned: bool = False  # prompt it with lmkit.data.instructions.format_instruction
 
     @property
     def kind(self) -> str:
@@ -86,6 +87,10 @@ BUILTIN_MODELS: dict[str, ModelInfo] = {
             "tiny-gpt", "gpt",
             "A 1M-parameter GPT that writes short story-world stories in English and Chinese.",
             "python -m lmkit.recipes.tiny_gpt",
+        ),
+        ModelInfo(
+            "tiny-gpt-instruct", "gpt-lora", "tiny-gpt + LoRA: answers story questions (EN, ZH).",
+            "python -m lmkit.recipes.tiny_gpt_instruct", instruction_tuned=True,
         ),
         ModelInfo(
             "tiny-bert", "bert-mlm",

@@ -51,6 +51,10 @@ def _builtin_types() -> dict[str, ModelType]:
             "gpt", "lmkit.gpt.model:GPT", "lmkit.gpt.config:GPTConfig", "causal-lm",
             tokenizer_roles=("eos",), exact_vocab=True,
         ),
+        ModelType(
+            "gpt-lora", "lmkit.gpt.model:GPT", None, "causal-lm",
+            loader="lmkit.gpt.adapter:load_folder",
+        ),
         ModelType("bert", "lmkit.bert.model:BertEncoder", bert_config, "encoder", **bert),
         ModelType(
             "bert-mlm", "lmkit.bert.model:BertForMaskedLM", bert_config, "masked-lm",

@@ -19,8 +19,10 @@ from typing import Any
 import common
 import streamlit as st
 
+from lmkit.data.instructions import PROMPT_TEMPLATE, format_instruction
 from lmkit.decoding.beam import beam_search
 from lmkit.decoding.generation import GenerationConfig, TokenStep, stream
+from lmkit.hub import model_info
 from lmkit.viz.decoding import beam_tree, next_token_bars, token_confidence
 from lmkit.viz.tokens import visible
 
@@ -36,6 +38,7 @@ STRATEGIES = {
     "sample": "Sampling: draw from the (reshaped) distribution",
     "beam": "Beam search: keep several candidates",
 }
+DEFAULT_INSTRUCTION = "Where did Alice go?"
 MAX_NEW_TOKENS = 200
 BEAM_MAX_NEW_TOKENS = 24  # a longer tree is unreadable and slow to draw
 TOP_ALTERNATIVES = 40  # candidates recorded per step; the figure shows the top 10 of them
@@ -70,8 +73,20 @@ def _bounded(label: str, value: Any, lo: float, hi: float) -> Any:
     return type(lo)(fixed)
 
 
-def _controls(vocab_size: int) -> dict[str, Any]:
+def _controls(vocab_size: int, instruction_tuned: bool = False) -> dict[str, Any]:
     st.session_state.setdefault("gen_prompt", EXAMPLES["English — a park story"])
+    instruction = None
+    if instruction_tuned:
+        template = PROMPT_TEMPLATE.replace("\n", " ⏎ ")
+        st.caption(
+            f"This model answers an instruction about a short story. Your instruction and the "
+            f"story below are written into its template, `{template}`, and the answer follows."
+        )
+        instruction = st.text_input(
+            "Instruction", DEFAULT_INSTRUCTION, key="gen_instruction", max_chars=200,
+            help="A question about the story (who, where, what, why), or “Summarize the story "
+            "in one sentence.”, in English or Chinese (用一句话概括这个故事。).",
+        )  # fmt: skip
 
     def use_example() -> None:
         choice = st.session_state.get("gen_example")
@@ -87,11 +102,15 @@ def _controls(vocab_size: int) -> dict[str, Any]:
         on_change=use_example,
     )
     prompt = st.text_area(
-        "Prompt",
+        "Input (a short story)" if instruction_tuned else "Prompt",
         key="gen_prompt",
         max_chars=common.MAX_CHARS,
         height=90,
-        help=f"The start of a story; {common.CHAR_LIMIT_HINT}. Leave it empty for a new story.",
+        help=(
+            f"The story the instruction is about; {common.CHAR_LIMIT_HINT}."
+            if instruction_tuned
+            else f"The start of a story; {common.CHAR_LIMIT_HINT}. Leave it empty for a new story."
+        ),
     )
     strategy = st.radio(
         "Strategy", list(STRATEGIES), format_func=STRATEGIES.get, key="gen_strategy"
@@ -139,6 +158,8 @@ def _controls(vocab_size: int) -> dict[str, Any]:
     max_new = _bounded("Max new tokens", max_new, 1, MAX_NEW_TOKENS)
     seed = _bounded("Seed", seed, 0, 2**31 - 1)
     num_beams = _bounded("Beams", num_beams, 2, 8)
+    if instruction is not None:
+        prompt = format_instruction(instruction, prompt or "")
     return {
         "prompt": prompt,
         "strategy": strategy,
@@ -374,7 +395,7 @@ with left:
         loaded = common.load_builtin(model_name)
     if loaded is None:
         st.stop()
-    settings = _controls(loaded.tokenizer.vocab_size)
+    settings = _controls(loaded.tokenizer.vocab_size, model_info(model_name).instruction_tuned)
 
 with right:
     prepared = _prompt_ids(loaded, settings)

@@ -27,12 +27,14 @@ from lmkit.gpt.inputs import IGNORE_INDEX
 
 __all__ = [
     "IGNORE_INDEX",
+    "PROMPT_TEMPLATE",
     "TASKS",
     "Encoded",
     "Instruction",
     "collate",
     "encode_instruction",
     "exact_match",
+    "format_instruction",
     "format_prompt",
     "instruction_batches",
     "make_instructions",
@@ -115,9 +117,20 @@ def split_instructions(
     return train, val
 
 
+PROMPT_TEMPLATE = "Instruction: {instruction}\nInput: {input}\nResponse: "
+"""The prompt template: instruction, input, then the cue after which the response starts."""
+
+
+def format_instruction(instruction: str, input_text: str = "") -> str:
+    """:data:`PROMPT_TEMPLATE` filled in; how a person prompts an instruction-tuned model."""
+    if not isinstance(instruction, str) or not isinstance(input_text, str):
+        raise InputError("format_instruction needs the instruction and the input as strings.")
+    return PROMPT_TEMPLATE.format(instruction=instruction.strip(), input=input_text.strip())
+
+
 def format_prompt(example: Instruction) -> str:
-    """The prompt template: instruction, input, then the cue after which the response starts."""
-    return f"Instruction: {example.instruction}\nInput: {example.input}\nResponse: "
+    """The prompt of ``example``: :data:`PROMPT_TEMPLATE` with its instruction and input."""
+    return PROMPT_TEMPLATE.format(instruction=example.instruction, input=example.input)
 
 
 def encode_instruction(tokenizer, example: Instruction, eot: int) -> Encoded:

@@ -33,6 +33,7 @@ __all__ = [
     "load_lora",
     "lora_parameter_count",
     "lora_state_dict",
+    "merge_and_unload",
     "merge_lora",
     "save_lora",
     "trainable_parameters",
@@ -173,6 +174,19 @@ def merge_lora(model: nn.Module) -> nn.Module:
     """Merge every adapter into its base weight (in place)."""
     for layer in _lora_layers(model).values():
         layer.merge()
+    return model
+
+
+def merge_and_unload(model: nn.Module) -> nn.Module:
+    """Merge every adapter and put its base Linear back in its place (in place, as ``peft``'s
+    method of that name does): a plain model again, with every parameter trainable."""
+    for name, layer in _lora_layers(model).items():
+        layer.merge()
+        parent_name, _, child = name.rpartition(".")
+        parent = model.get_submodule(parent_name) if parent_name else model
+        setattr(parent, child, layer.base)
+    for p in model.parameters():
+        p.requires_grad_(True)
     return model
 
 

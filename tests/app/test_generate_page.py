@@ -279,3 +279,23 @@ def test_out_of_range_settings_are_brought_back_to_the_widgets_bounds(monkeypatc
     assert "Repetition penalty must be in 1…2; 1e-300 was replaced by 1" in notes
     assert "Max new tokens must be in 1…200" in notes
     assert 1 <= int(metric(at, "Tokens")) <= 200
+
+
+def test_an_instruction_model_gets_an_instruction_box_and_answers_in_the_template():
+    at = open_page("generate")
+    at.selectbox(key="gen_model").set_value("tiny-gpt-instruct").run()
+    no_errors(at)
+    assert any("template" in c.value for c in at.caption)
+    assert at.text_input(key="gen_instruction").value == "Where did Alice go?"
+    at.text_area(key="gen_prompt").set_value("Alice went to the park.").run()
+    at.slider(key="gen_max_new").set_value(12).run()
+    at.button(key="gen_go").click().run()
+    no_errors(at)
+    tuned = lmkit.load("tiny-gpt-instruct", device="cpu")
+    prompt = "Instruction: Where did Alice go?\nInput: Alice went to the park.\nResponse: "
+    ids = [EOT, *tuned.tokenizer.encode(prompt)]
+    out = generate(tuned.model, ids, max_new_tokens=12, eos_id=EOT)[0, len(ids) :].tolist()
+    assert output_text(at) == tuned.tokenizer.decode([t for t in out if t != EOT])
+    # the plain story model keeps its plain prompt box
+    at.selectbox(key="gen_model").set_value("tiny-gpt").run()
+    assert not at.text_input and not any("template" in c.value for c in at.caption)

@@ -14,12 +14,14 @@ from lmkit.recipes import (
     minilm_sentiment,
     tiny_bert,
     tiny_gpt,
+    tiny_gpt_instruct,
     tiny_sentiment,
     zh_sentiment,
 )
 
 RECIPES = {
     "tiny-gpt": tiny_gpt,
+    "tiny-gpt-instruct": tiny_gpt_instruct,
     "tiny-bert": tiny_bert,
     "tiny-sentiment": tiny_sentiment,
     "minilm-sentiment": minilm_sentiment,
