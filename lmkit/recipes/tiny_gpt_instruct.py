@@ -14,8 +14,10 @@ It needs no GPU and takes a few minutes on a CPU. What it does, all seeded:
 2. **Rank.** For every ``r`` in ``ranks`` (alpha = ``alpha_per_rank`` · r, the adapted layers
    :data:`lmkit.nn.lora.GPT_TARGETS`): a short run of ``select_steps`` steps, then the
    response-token loss on the validation set. The lowest loss (then the smaller r) wins.
-3. **Training.** A fresh adapter of that rank, ``steps`` AdamW steps on
-   :func:`lmkit.training.losses.response_loss`, warmup then cosine decay.
+3. **Training.** A fresh adapter of that rank, ``steps`` AdamW steps of lmkit's
+   :class:`~lmkit.training.trainer.Trainer` on the next-token loss over response tokens only
+   (the prompt's labels are -100; the same number as :func:`lmkit.training.losses.response_loss`),
+   warmup then cosine decay.
 4. **Measurements** on the *shipped* files read back with :func:`lmkit.hub.load`: exact match per
    task on ``eval_per_task`` held-out instructions of each task, greedy answers
    (:func:`~lmkit.data.instructions.respond`), next to the base ``tiny-gpt``'s.
@@ -23,7 +25,6 @@ It needs no GPU and takes a few minutes on a CPU. What it does, all seeded:
 
 from __future__ import annotations
 
-import math
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -32,7 +33,6 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
-from tqdm.auto import tqdm
 
 from lmkit.data.instructions import (
     IGNORE_INDEX,
@@ -53,7 +53,10 @@ from lmkit.hub import load
 from lmkit.nn.lora import GPT_TARGETS, add_lora, trainable_parameters
 from lmkit.recipes import _skeleton
 from lmkit.recipes._cards import machine_sentence, render_card, table_cell
+from lmkit.training.batch_stream import BatchStream
+from lmkit.training.config import TrainConfig
 from lmkit.training.losses import response_loss
+from lmkit.training.trainer import Trainer
 
 BASE_MODEL = "tiny-gpt"
 TASKS = ("qa_en", "qa_zh", "summary_en", "summary_zh")
@@ -130,30 +133,16 @@ def train_adapter(
     torch.manual_seed(recipe.seed)
     loaded = load(BASE_MODEL, device="cpu")
     model = add_lora(loaded.model, r=r, alpha=recipe.alpha_per_rank * r, targets=GPT_TARGETS)
-    model.train()
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=recipe.lr, weight_decay=0.0)
-    warmup = min(recipe.warmup_steps, steps)
-
-    def lr_at(step: int) -> float:
-        if step < warmup:
-            return recipe.lr * (step + 1) / warmup
-        progress = (step - warmup) / max(1, steps - warmup)
-        return recipe.lr * 0.1 + 0.9 * recipe.lr * 0.5 * (1 + math.cos(math.pi * progress))
-
+    # the one training loop (lmkit.training.Trainer): warmup + cosine to lr/10, clipping at 1.0
+    config = TrainConfig(
+        max_steps=steps, batch_size=recipe.batch_size, lr=recipe.lr, min_lr=recipe.lr * 0.1,
+        warmup_steps=min(recipe.warmup_steps, steps), weight_decay=0.0, eval_interval=steps,
+        log_interval=min(20, steps), device="cpu", seed=recipe.seed, progress_bar=not quiet,
+    )  # fmt: skip
     batches = instruction_batches(train, recipe.batch_size, loaded.tokenizer.eos_id, recipe.seed)
-    history: list[dict[str, float]] = []
-    for step in tqdm(range(steps), desc=f"LoRA r={r}", disable=quiet, file=sys.stderr):
-        for group in optimizer.param_groups:
-            group["lr"] = lr_at(step)
-        x, y = next(batches)
-        loss = response_loss(model(x).logits, y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        optimizer.step()
-        if (step + 1) % 20 == 0 or step + 1 == steps:
-            history.append({"step": step + 1, "loss": round(loss.item(), 4)})
+    trainer = Trainer(model, config, BatchStream(batches, recipe.batch_size))
+    trainer.fit()
+    history = [{"step": r["step"], "loss": round(r["loss"], 4)} for r in trainer.history]
     return model.eval(), history
 
 
