@@ -1,13 +1,16 @@
-"""Chapter 2 exercises: UTF-8 bytes, Unicode normalisation, pair counts and one BPE merge.
+"""Chapter 2 exercises: build a byte-level BPE tokenizer. Count pairs, apply one merge, train
+the merges on a text, encode new text with them, and pick a merge by WordPiece's score.
 
 Introduced in chapter 2. The cases mix ASCII, Chinese, emoji and full-width punctuation, so
-answers that only work for English text are caught, and ``diagnose`` names the usual slip.
+answers that only work for English text are caught, and ``diagnose`` rebuilds the usual slips
+(characters instead of bytes, ties broken the other way, the merge never applied, merges
+replayed in the wrong order, BPE's count used instead of WordPiece's score) and names the one
+the answer matches.
 """
 
 from __future__ import annotations
 
 import itertools
-import unicodedata
 from collections import Counter
 from typing import Any
 
@@ -23,97 +26,6 @@ def _random_text(gen: torch.Generator, alphabet: str, low: int = 1, high: int = 
     length = int(torch.randint(low, high, (1,), generator=gen))
     picks = torch.randint(0, len(alphabet), (length,), generator=gen).tolist()
     return "".join(alphabet[i] for i in picks)
-
-
-# ----------------------------------------------------------------- 1. UTF-8 byte count
-def _utf8_len(text: str) -> int:
-    return len(text.encode("utf-8"))
-
-
-def _utf8_cases(gen: torch.Generator) -> list[Case]:
-    cases = [
-        Case(("hello",), "'hello' (ASCII only)"),
-        Case(("我喜欢吃苹果。",), "'我喜欢吃苹果。'"),
-        Case(("🍎",), "'🍎' (one emoji)"),
-    ]
-    for _ in range(2):
-        text = _random_text(gen, _ALPHABET)
-        cases.append(Case((text,), f"random text {text!r}"))
-    return cases
-
-
-def _utf8_diagnose(expected: Any, got: Any, args: tuple) -> str | None:
-    (text,) = args
-    if got == len(text):
-        return (
-            "you counted characters (code points), not bytes. Characters outside ASCII take "
-            "2-4 bytes in UTF-8: use len(text.encode('utf-8'))."
-        )
-    if got == len(text.encode("utf-16-le")):
-        return "you counted UTF-16 bytes; encode with 'utf-8'."
-    return None
-
-
-register(
-    Exercise(
-        id="ch02.utf8_bytes",
-        title="number of UTF-8 bytes in a string",
-        kind="function",
-        reference=_utf8_len,
-        make_cases=_utf8_cases,
-        hints=("str.encode turns text into bytes; len of a bytes object counts bytes.",),
-        diagnose=_utf8_diagnose,
-    )
-)
-
-
-# ----------------------------------------------------------------- 2. NFKC normalisation
-def _normalize(text: str) -> str:
-    return unicodedata.normalize("NFKC", text)
-
-
-_WIDE = "ＡＢＣａｂｃ１２３，。！？（）：；　" + "我喜欢苹果" + "abc,.!?" + "ﬁ①"
-
-
-def _normalize_cases(gen: torch.Generator) -> list[Case]:
-    cases = [
-        Case(("ＣａｆéＧＰＴ！",), "full-width letters with an accent"),
-        Case(("我喜欢吃苹果！（真的）",), "full-width ！（）"),
-        Case(("ＧＰＴ－２　ｍｏｄｅｌ",), "full-width Latin letters, digits and space"),
-        Case(("cafe\u0301",), "'e' followed by a combining accent"),
-    ]
-    cases.append(Case((_random_text(gen, _WIDE, 3, 15),), "random mix of full- and half-width"))
-    return cases
-
-
-def _normalize_diagnose(expected: Any, got: Any, args: tuple) -> str | None:
-    (text,) = args
-    if got == text or got == unicodedata.normalize("NFC", text):
-        return (
-            "full-width characters are still there. NFC (and doing nothing) keeps forms like "
-            "！ and Ａ; use the form 'NFKC', which also folds these 'compatibility' characters "
-            "to ! and A."
-        )
-    if got == unicodedata.normalize("NFKD", text):
-        return (
-            "that is NFKD: it leaves accents decomposed (e + ◌́); use NFKC, which recomposes them."
-        )
-    if isinstance(got, str) and got == expected.lower():
-        return "you lowercased the text; normalisation should not change letter case."
-    return None
-
-
-register(
-    Exercise(
-        id="ch02.nfkc",
-        title="Unicode NFKC normalisation (full-width to half-width)",
-        kind="function",
-        reference=_normalize,
-        make_cases=_normalize_cases,
-        hints=("The standard library's unicodedata.normalize takes the form name first.",),
-        diagnose=_normalize_diagnose,
-    )
-)
 
 
 # ----------------------------------------------------------------- 3. pair counts
@@ -215,5 +127,212 @@ register(
         make_cases=_merge_cases,
         hints=("Walk left to right with an index; on a match append new_id and jump by 2.",),
         diagnose=_merge_diagnose,
+    )
+)
+
+
+# ----------------------------------------------------------------- 5. train BPE merges
+def _best_pair(ids: list[int], prefer_large: bool = False) -> tuple[int, int] | None:
+    pairs = Counter(itertools.pairwise(ids))
+    if not pairs:
+        return None
+    sign = 1 if prefer_large else -1
+    return max(pairs, key=lambda p: (pairs[p], sign * p[0], sign * p[1]))
+
+
+def _train_bpe(
+    text: str,
+    n_merges: int,
+    *,
+    on_chars: bool = False,
+    prefer_large: bool = False,
+    apply: bool = True,
+) -> list[tuple[int, int]]:
+    ids = [ord(c) for c in text] if on_chars else list(text.encode("utf-8"))
+    merges = []
+    for rank in range(n_merges):
+        best = _best_pair(ids, prefer_large)
+        if best is None:
+            break
+        merges.append(best)
+        if apply:
+            ids = _merge(ids, best, 256 + rank)
+    return merges
+
+
+def _train_cases(gen: torch.Generator) -> list[Case]:
+    cases = [
+        Case(("我喜欢吃苹果。苹果是一种水果。", 5), "'我喜欢吃苹果。苹果是一种水果。', 5 merges"),
+        Case(("aaabdaaabac", 3), "'aaabdaaabac', 3 merges (ties between pairs)"),
+        Case(("ab", 4), "'ab', 4 merges (the text runs out of pairs after one)"),
+    ]
+    for _ in range(2):
+        text = _random_text(gen, "ab 我吃果🍎", 12, 30)
+        cases.append(Case((text, 6), f"random text {text!r}, 6 merges"))
+    return cases
+
+
+def _train_diagnose(expected: Any, got: Any, args: tuple) -> str | None:
+    text, n = args
+    slips = [
+        (
+            _train_bpe(text, n, on_chars=True),
+            "you started from characters (ord); byte-level BPE starts from the UTF-8 bytes, "
+            "list(text.encode('utf-8')), so 我 is three ids.",
+        ),
+        (
+            _train_bpe(text, n, prefer_large=True),
+            "ties are broken the other way: among pairs with the same count take the one with "
+            "the smallest ids, key=lambda p: (counts[p], -p[0], -p[1]).",
+        ),
+        (
+            _train_bpe(text, n, apply=False),
+            "the merge is never applied: after recording a merge, replace the pair in the ids "
+            "with 256 + rank before counting again.",
+        ),
+    ]
+    for wrong, explanation in slips:
+        if got == wrong:
+            return explanation
+    return None
+
+
+register(
+    Exercise(
+        id="ch02.train_bpe",
+        title="train byte-level BPE: the list of merges learned from a text",
+        kind="function",
+        reference=_train_bpe,
+        make_cases=_train_cases,
+        hints=(
+            "ids = list(text.encode('utf-8')); repeat n_merges times: count pairs, take the most "
+            "frequent (ties: smallest ids), record it, merge it into 256 + rank.",
+        ),
+        diagnose=_train_diagnose,
+    )
+)
+
+
+# ----------------------------------------------------------------- 6. encode with learned merges
+def _bpe_encode(text: str, merges: list[tuple[int, int]]) -> list[int]:
+    ids = list(text.encode("utf-8"))
+    for rank, pair in enumerate(merges):
+        ids = _merge(ids, tuple(pair), 256 + rank)
+    return ids
+
+
+def _encode_cases(gen: torch.Generator) -> list[Case]:
+    merges = _train_bpe("我喜欢吃苹果。苹果是一种水果。我喜欢吃水果。", 10)
+    cases = [
+        Case(
+            ("我喜欢吃水果。", merges),
+            "'我喜欢吃水果。' with 10 merges learned from a Chinese text",
+        ),
+        Case(("我喜欢🍎", merges), "'我喜欢🍎': 🍎 was never seen, its 4 bytes stay"),
+        Case(("aaaa", [(97, 97), (256, 256)]), "'aaaa' with merges aa → 256, (256, 256) → 257"),
+    ]
+    for _ in range(2):
+        train = _random_text(gen, "ab 我吃果", 20, 40)
+        merges = _train_bpe(train, 6)
+        text = _random_text(gen, "ab 我吃果🍎", 5, 15)
+        cases.append(Case((text, merges), f"random text {text!r}, 6 merges from {train!r}"))
+    return cases
+
+
+def _encode_diagnose(expected: Any, got: Any, args: tuple) -> str | None:
+    text, merges = args
+    chars = [ord(c) for c in text]
+    for rank, pair in enumerate(merges):
+        chars = _merge(chars, tuple(pair), 256 + rank)
+    backwards = list(text.encode("utf-8"))
+    for rank in reversed(range(len(merges))):
+        backwards = _merge(backwards, tuple(merges[rank]), 256 + rank)
+    slips = [
+        (list(text.encode("utf-8")), "no merge was applied: replay every merge, in order."),
+        (chars, "you started from characters; start from list(text.encode('utf-8'))."),
+        (
+            backwards,
+            "the merges were replayed in the wrong order: merge rank r builds on merges before "
+            "it, so apply them first to last (rank 0 first).",
+        ),
+    ]
+    for wrong, explanation in slips:
+        if got == wrong:
+            return explanation
+    return None
+
+
+register(
+    Exercise(
+        id="ch02.bpe_encode",
+        title="encode new text with learned BPE merges",
+        kind="function",
+        reference=_bpe_encode,
+        make_cases=_encode_cases,
+        hints=(
+            "start from the UTF-8 bytes; for rank, pair in enumerate(merges): merge pair → 256 + rank.",
+        ),
+        diagnose=_encode_diagnose,
+    )
+)
+
+
+# ----------------------------------------------------------------- 7. WordPiece's merge score
+def _wordpiece_best(word_counts: dict[tuple[str, ...], int]) -> tuple[str, str]:
+    pairs: Counter = Counter()
+    units: Counter = Counter()
+    for word, n in word_counts.items():
+        for unit in word:
+            units[unit] += n
+        for pair in itertools.pairwise(word):
+            pairs[pair] += n
+    return max(sorted(pairs), key=lambda p: pairs[p] / (units[p[0]] * units[p[1]]))
+
+
+def _wordpiece_cases(gen: torch.Generator) -> list[Case]:
+    def split(word: str) -> tuple[str, ...]:
+        return (word[0], *(f"##{c}" for c in word[1:]))
+
+    fixed = {
+        split(w): n for w, n in [("hug", 10), ("pug", 5), ("pun", 12), ("bun", 4), ("hugs", 5)]
+    }
+    cases = [Case((fixed,), "hug×10 pug×5 pun×12 bun×4 hugs×5")]
+    for _ in range(4):
+        words = {}
+        for _ in range(int(torch.randint(3, 7, (1,), generator=gen))):
+            word = _random_text(gen, "abcdu", 2, 6)
+            words[split(word)] = int(torch.randint(1, 20, (1,), generator=gen))
+        label = " ".join(f"{''.join(w).replace('##', '')}×{n}" for w, n in words.items())
+        cases.append(Case((words,), f"random words {label}"))
+    return cases
+
+
+def _wordpiece_diagnose(expected: Any, got: Any, args: tuple) -> str | None:
+    (word_counts,) = args
+    pairs: Counter = Counter()
+    for word, n in word_counts.items():
+        for pair in itertools.pairwise(word):
+            pairs[pair] += n
+    most_frequent = max(sorted(pairs), key=pairs.__getitem__)
+    if isinstance(got, (tuple, list)) and tuple(got) == most_frequent != tuple(expected):
+        return (
+            "that is BPE's choice, the most frequent pair. WordPiece divides the pair's count by "
+            "the counts of its two parts: count(ab) / (count(a) · count(b))."
+        )
+    return None
+
+
+register(
+    Exercise(
+        id="ch02.wordpiece_merge",
+        title="the pair WordPiece merges first: count(ab) / (count(a) · count(b))",
+        kind="function",
+        reference=_wordpiece_best,
+        make_cases=_wordpiece_cases,
+        hints=(
+            "count every unit and every adjacent pair, weighted by the word's count; "
+            "ties: the first pair in sorted order.",
+        ),
+        diagnose=_wordpiece_diagnose,
     )
 )

@@ -1,10 +1,17 @@
-"""Chapter 3 exercises: cosine similarity, the SGNS loss of one pair, GloVe's weight, PCA."""
+"""Chapter 3 exercises: build word2vec's pieces. The skip-gram training pairs, the CBOW loss of
+one example, the SGNS loss of one pair, and PCA to two dimensions.
+
+Introduced in chapter 3. ``diagnose`` rebuilds the usual slips on the failed case (pairs across
+sentence boundaries, a window off by one, contexts summed instead of averaged, the minus inside
+σ forgotten, a column's sign) and names the one the answer matches.
+"""
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 
+from lmkit.exercises.ch06 import matching_slip
 from lmkit.exercises.core import Case, Exercise, register
 
 
@@ -15,43 +22,160 @@ def _as_float_tensor(value):
         return None
 
 
-# ---------------------------------------------------------------- cosine similarity
-def _cosine(a: torch.Tensor, b: torch.Tensor) -> float:
-    return float((a @ b) / (a.norm() * b.norm()))
+# ---------------------------------------------------------------- skip-gram training pairs
+def _skipgram_pairs(
+    sentences: list[list[int]], window: int, *, flatten: bool = False, one_side: bool = False
+) -> list[tuple[int, int]]:
+    if flatten:
+        sentences = [[i for s in sentences for i in s]]
+    pairs = []
+    for sentence in sentences:
+        for i, center in enumerate(sentence):
+            for j in range(max(0, i - window), min(len(sentence), i + window + 1)):
+                if j != i and not (one_side and j < i):
+                    pairs.append((center, sentence[j]))
+    return pairs
 
 
-def _cosine_cases(gen: torch.Generator) -> list[Case]:
-    d = int(torch.randint(3, 9, (1,), generator=gen))
-    a = torch.randn(d, generator=gen)
-    eye = torch.eye(d)
-    return [
-        Case((eye[0], eye[1]), "two different one-hot vectors"),
-        Case((a, 3.0 * a), "a vector and the same vector times 3"),
-        Case((a, -a), "a vector and its negative"),
-        Case((a * 10, torch.randn(d, generator=gen) * 10), f"two random {d}-d vectors, long"),
-        Case((torch.randn(d, generator=gen), torch.randn(d, generator=gen)), "random vectors"),
+def _pairs_cases(gen: torch.Generator) -> list[Case]:
+    cases = [
+        Case(([[0, 1, 2, 3]], 1), "one sentence [0, 1, 2, 3], window 1"),
+        Case(([[0, 1, 2], [3, 4]], 2), "two sentences [0, 1, 2] and [3, 4], window 2"),
+        Case(([[5], [6, 7]], 3), "a one-word sentence (no pairs) and [6, 7], window 3"),
     ]
+    for _ in range(2):
+        sentences = [
+            torch.randint(
+                0, 9, (int(torch.randint(1, 7, (1,), generator=gen)),), generator=gen
+            ).tolist()
+            for _ in range(int(torch.randint(2, 5, (1,), generator=gen)))
+        ]
+        window = int(torch.randint(1, 4, (1,), generator=gen))
+        cases.append(Case((sentences, window), f"random sentences {sentences}, window {window}"))
+    return cases
 
 
-def _cosine_diagnose(expected, got, args: tuple) -> str | None:
-    value = _as_float_tensor(got)
-    if value is not None and value.numel() == 1 and abs(float(value)) > 1 + 1e-6:
+def _pairs_diagnose(expected, got, args: tuple) -> str | None:
+    sentences, window = args
+    if not isinstance(got, list):
+        return None
+    got = [tuple(p) for p in got]
+    slips = [
+        (
+            _skipgram_pairs(sentences, window, flatten=True),
+            "your pairs cross from one sentence into the next; pairs never cross a sentence "
+            "boundary, so work sentence by sentence.",
+        ),
+        (
+            _skipgram_pairs(sentences, window, one_side=True),
+            "only contexts to the right were paired; a centre's context is on both sides.",
+        ),
+        (
+            _skipgram_pairs(sentences, window - 1),
+            "the window is one too small: include distance window.",
+        ),
+        (
+            _skipgram_pairs(sentences, window + 1),
+            "the window is one too large: stop at distance window.",
+        ),
+    ]
+    for wrong, explanation in slips:
+        if got == wrong and wrong != expected:
+            return explanation
+    if sorted(got) == sorted(expected):
         return (
-            "a cosine similarity always lies in [-1, 1]; a bigger value means the dot product "
-            "was not divided by both vector lengths."
+            "the right pairs in another order: go sentence by sentence, centre by centre, and "
+            "for each centre take its contexts from left to right."
         )
     return None
 
 
 register(
     Exercise(
-        id="ch03.cosine_similarity",
-        title="cosine similarity of two vectors",
+        id="ch03.skipgram_pairs",
+        title="the (centre, context) pairs skip-gram trains on",
         kind="function",
-        reference=_cosine,
-        make_cases=_cosine_cases,
-        hints=("cos(a, b) = (a · b) / (‖a‖ ‖b‖); torch.linalg.norm or a.norm() gives ‖a‖.",),
-        diagnose=_cosine_diagnose,
+        reference=_skipgram_pairs,
+        make_cases=_pairs_cases,
+        hints=(
+            "for each sentence, each position i, each j in range(max(0, i - window), "
+            "min(len(s), i + window + 1)) with j != i: append (s[i], s[j]).",
+        ),
+        diagnose=_pairs_diagnose,
+    )
+)
+
+
+# ---------------------------------------------------------------- the CBOW loss of one example
+def _cbow_loss(in_vectors, out_vectors, context_ids, center_id, negative_ids) -> torch.Tensor:
+    h = in_vectors[context_ids].mean(dim=0)
+    return (
+        -F.logsigmoid(out_vectors[center_id] @ h)
+        - F.logsigmoid(-(out_vectors[negative_ids] @ h)).sum()
+    )
+
+
+def _cbow_cases(gen: torch.Generator) -> list[Case]:
+    cases = []
+    for label, vocab, dim, n_context, k in (
+        ("vocabulary 6, 2 context words, K=1", 6, 3, 2, 1),
+        ("vocabulary 10, 4 context words, K=3", 10, 5, 4, 3),
+        ("vocabulary 12, 3 context words, K=5", 12, 4, 3, 5),
+    ):
+        ids = torch.randperm(vocab, generator=gen)
+        cases.append(
+            Case(
+                (
+                    torch.randn(vocab, dim, generator=gen, dtype=torch.float64),
+                    torch.randn(vocab, dim, generator=gen, dtype=torch.float64),
+                    ids[:n_context],
+                    int(ids[n_context]),
+                    torch.randint(0, vocab, (k,), generator=gen),
+                ),
+                label,
+            )
+        )
+    return cases
+
+
+def _cbow_diagnose(expected, got, args: tuple) -> str | None:
+    v_in, u_out, context, center, negatives = args
+    h = v_in[context].mean(dim=0)
+
+    def loss(h, table=u_out, inside=-1.0):
+        return (
+            -F.logsigmoid(table[center] @ h) - F.logsigmoid(inside * (table[negatives] @ h)).sum()
+        )
+
+    return matching_slip(
+        got,
+        [
+            (
+                loss(v_in[context].sum(dim=0)),
+                "you summed the context vectors; CBOW averages them (mean over the window).",
+            ),
+            (
+                loss(h, table=v_in),
+                "the scores use the input table; score h against the output vectors u.",
+            ),
+            (loss(h, inside=1.0), "the noise words need a minus *inside* σ: log σ(−u_k · h)."),
+            (-loss(h), "the sign is flipped: the loss is −log σ(…), a positive number."),
+        ],
+    )
+
+
+register(
+    Exercise(
+        id="ch03.cbow_loss",
+        title="CBOW with negative sampling: the loss of one example",
+        kind="function",
+        reference=_cbow_loss,
+        make_cases=_cbow_cases,
+        hints=(
+            "h = in_vectors[context_ids].mean(0); loss = −log σ(u_center · h) − Σ_k log σ(−u_k · h), "
+            "with u rows of out_vectors.",
+        ),
+        diagnose=_cbow_diagnose,
     )
 )
 
@@ -104,41 +228,6 @@ register(
             "negatives. torch.nn.functional.logsigmoid computes log σ stably.",
         ),
         diagnose=_sgns_diagnose,
-    )
-)
-
-
-# ---------------------------------------------------------------- GloVe weighting function
-def _glove_weight(x: torch.Tensor, x_max: float, alpha: float) -> torch.Tensor:
-    return torch.clamp((x / x_max) ** alpha, max=1.0)
-
-
-def _glove_cases(gen: torch.Generator) -> list[Case]:
-    below = torch.rand(6, generator=gen) * 90 + 0.5
-    mixed = torch.tensor([0.5, 1.0, 10.0, 100.0, 250.0, 1000.0])
-    return [
-        Case((below, 100.0, 0.75), "counts below x_max=100"),
-        Case((mixed, 100.0, 0.75), "counts below and above x_max=100"),
-        Case((torch.rand(5, generator=gen) * 20 + 1, 10.0, 0.5), "x_max=10, alpha=0.5"),
-    ]
-
-
-def _glove_diagnose(expected, got, args: tuple) -> str | None:
-    value = _as_float_tensor(got)
-    if value is not None and value.numel() and float(value.max()) > 1 + 1e-6:
-        return "f(x) is capped at 1: counts above x_max must all get weight exactly 1."
-    return None
-
-
-register(
-    Exercise(
-        id="ch03.glove_weight",
-        title="GloVe's weighting function f(x)",
-        kind="function",
-        reference=_glove_weight,
-        make_cases=_glove_cases,
-        hints=("f(x) = (x / x_max)^alpha when x < x_max, else 1 (torch.clamp(..., max=1)).",),
-        diagnose=_glove_diagnose,
     )
 )
 

@@ -3,36 +3,13 @@
 from __future__ import annotations
 
 import itertools
-import unicodedata
+import warnings
 from collections import Counter
 
+from exercise_asserts import fails_with
+
 from lmkit.exercises import check
-
-
-def test_utf8_bytes_feedback():
-    assert check("ch02.utf8_bytes", lambda t: len(t.encode("utf-8")), seed=0, quiet=True)
-    chars = check("ch02.utf8_bytes", len, seed=0, quiet=True)
-    assert not chars and "counted characters" in chars.message
-    utf16 = check("ch02.utf8_bytes", lambda t: len(t.encode("utf-16-le")), seed=0, quiet=True)
-    assert "UTF-16" in utf16.message
-
-
-def test_nfkc_feedback():
-    assert check("ch02.nfkc", lambda t: unicodedata.normalize("NFKC", t), seed=0, quiet=True)
-    unchanged = check("ch02.nfkc", lambda t: t, seed=0, quiet=True)
-    assert "full-width characters are still there" in unchanged.message
-    nfkd = check("ch02.nfkc", lambda t: unicodedata.normalize("NFKD", t), seed=0, quiet=True)
-    assert "NFKD" in nfkd.message
-    lowered = check(
-        "ch02.nfkc", lambda t: unicodedata.normalize("NFKC", t).lower(), seed=0, quiet=True
-    )
-    assert "lowercased" in lowered.message
-
-
-def test_nfc_is_told_apart_from_nfkc():
-    nfc = lambda t: unicodedata.normalize("NFC", t)  # noqa: E731
-    result = check("ch02.nfkc", nfc, seed=0, quiet=True)
-    assert not result and "NFC" in result.message and "NFKC" in result.message
+from lmkit.tokenizers import ByteBPETokenizer
 
 
 def test_pair_counts_feedback():
@@ -104,10 +81,85 @@ def test_merge_pair_feedback():
     assert not check("ch02.merge_pair", overlapping, seed=0, quiet=True)
 
 
+def _lmkit_train(text, n_merges):
+    with warnings.catch_warnings():  # a short text runs out of pairs; lmkit says so
+        warnings.simplefilter("ignore")
+        return [
+            pair for pair, _ in ByteBPETokenizer.train(text, 256 + n_merges, pattern=None).merges
+        ]
+
+
+def _train(text, n_merges, tie=lambda p: (-p[0], -p[1]), start=None, apply=True):
+    ids = start(text) if start else list(text.encode("utf-8"))
+    merges = []
+    for rank in range(n_merges):
+        pairs = Counter(itertools.pairwise(ids))
+        if not pairs:
+            break
+        best = max(pairs, key=lambda p: (pairs[p], *tie(p)))
+        merges.append(best)
+        if apply:
+            ids = _merge(ids, best, 256 + rank)
+    return merges
+
+
+def test_train_bpe_accepts_lmkit_and_names_slips():
+    assert check("ch02.train_bpe", _lmkit_train, seed=0, quiet=True)
+    assert check("ch02.train_bpe", _train, seed=1, quiet=True)
+    chars = lambda t, n: _train(t, n, start=lambda s: [ord(c) for c in s])  # noqa: E731
+    fails_with("ch02.train_bpe", chars, "UTF-8 bytes")
+    fails_with("ch02.train_bpe", lambda t, n: _train(t, n, tie=lambda p: p), "smallest ids")
+    fails_with("ch02.train_bpe", lambda t, n: _train(t, n, apply=False), "never applied")
+
+
+def test_bpe_encode_accepts_lmkit_and_names_slips():
+    lmkit_encode = lambda t, merges: ByteBPETokenizer(merges, pattern=None).encode(t)  # noqa: E731
+    assert check("ch02.bpe_encode", lmkit_encode, seed=0, quiet=True)
+    fails_with("ch02.bpe_encode", lambda t, m: list(t.encode()), "no merge was applied")
+
+    def backwards(text, merges):
+        ids = list(text.encode())
+        for rank in reversed(range(len(merges))):
+            ids = _merge(ids, merges[rank], 256 + rank)
+        return ids
+
+    fails_with("ch02.bpe_encode", backwards, "wrong order")
+
+    def from_chars(text, merges):
+        ids = [ord(c) for c in text]
+        for rank, pair in enumerate(merges):
+            ids = _merge(ids, pair, 256 + rank)
+        return ids
+
+    fails_with("ch02.bpe_encode", from_chars, "characters")
+
+
+def _wordpiece(word_counts, score="wordpiece"):
+    pairs, units = Counter(), Counter()
+    for word, n in word_counts.items():
+        for unit in word:
+            units[unit] += n
+        for pair in itertools.pairwise(word):
+            pairs[pair] += n
+    if score == "bpe":
+        return max(sorted(pairs), key=pairs.__getitem__)
+    return max(sorted(pairs), key=lambda p: pairs[p] / (units[p[0]] * units[p[1]]))
+
+
+def test_wordpiece_merge_feedback():
+    assert check("ch02.wordpiece_merge", _wordpiece, seed=0, quiet=True)
+    # the classic example: BPE merges u + ##g (seen 20 times), WordPiece ##g + ##s
+    hug = {("h", "##u", "##g"): 10, ("p", "##u", "##g"): 5, ("p", "##u", "##n"): 12,
+           ("b", "##u", "##n"): 4, ("h", "##u", "##g", "##s"): 5}  # fmt: skip
+    assert _wordpiece(hug) == ("##g", "##s") and _wordpiece(hug, "bpe") == ("##u", "##g")
+    fails_with("ch02.wordpiece_merge", lambda w: _wordpiece(w, "bpe"), "BPE's choice")
+
+
 def test_stubs_fail_gently():
     for exercise_id, stub in [
-        ("ch02.utf8_bytes", lambda t: None),
-        ("ch02.nfkc", lambda t: None),
+        ("ch02.train_bpe", lambda t, n: None),
+        ("ch02.bpe_encode", lambda t, m: None),
+        ("ch02.wordpiece_merge", lambda w: None),
         ("ch02.pair_counts", lambda ids: None),
         ("ch02.merge_pair", lambda ids, pair, new: None),
     ]:
