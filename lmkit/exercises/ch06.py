@@ -1,9 +1,11 @@
-"""Chapter 6 exercises: causal scaled dot-product attention, the sinusoidal table, and splitting
-and merging attention heads.
+"""Chapter 6 exercises: causal scaled dot-product attention, the sinusoidal table, a whole
+multi-head attention module, and attention with padding (all-padding rows give 0, not NaN).
 
 Introduced in chapter 6. ``diagnose`` recomputes the usual wrong answers on the very case that
-failed (a missing √d_k, a missing or flipped mask, sin and cos swapped, a reshape without a
-transpose) and names the one the reader's output matches, with :func:`matching_slip`.
+failed (a missing √d_k or √d_model instead of √head_dim, a missing or flipped mask, sin and cos
+swapped, a reshape without a transpose, a forgotten W_O, NaN rows) and names the one the reader's
+output matches, with :func:`matching_slip`. The module exercise takes the reader's class,
+builds it, loads the case's weights and compares with ``torch.nn.MultiheadAttention``.
 """
 
 from __future__ import annotations
@@ -193,93 +195,187 @@ register(
 )
 
 
-# ------------------------------------------------------------ 3. split heads
-def _split_heads(x: torch.Tensor, n_heads: int) -> torch.Tensor:
+# ------------------------------------------------------------ 3. a multi-head attention module
+MHA_NAMES = ("q_proj", "k_proj", "v_proj", "out_proj")
+
+
+def _mha_state(d_model: int, gen: torch.Generator) -> dict[str, torch.Tensor]:
+    state = {}
+    for name in MHA_NAMES:
+        state[f"{name}.weight"] = torch.randn(d_model, d_model, generator=gen) / math.sqrt(d_model)
+        state[f"{name}.bias"] = 0.3 * torch.randn(d_model, generator=gen)
+    return state
+
+
+class _TorchMultiHeadAttention(torch.nn.Module):
+    """The reference: the exercise's parameter names, computed by torch.nn.MultiheadAttention."""
+
+    def __init__(self, d_model: int, n_heads: int) -> None:
+        super().__init__()
+        self.n_heads = n_heads
+        for name in MHA_NAMES:
+            setattr(self, name, torch.nn.Linear(d_model, d_model))
+
+    def forward(self, x: torch.Tensor, causal: bool = False) -> torch.Tensor:
+        reference = torch.nn.MultiheadAttention(x.shape[-1], self.n_heads, batch_first=True)
+        with torch.no_grad():
+            projections = [getattr(self, name) for name in MHA_NAMES[:3]]
+            reference.in_proj_weight.copy_(torch.cat([p.weight for p in projections]))
+            reference.in_proj_bias.copy_(torch.cat([p.bias for p in projections]))
+            reference.out_proj.load_state_dict(self.out_proj.state_dict())
+        t = x.shape[1]
+        future = torch.ones(t, t, dtype=torch.bool).triu(1) if causal else None  # True = blocked
+        return reference.eval()(x, x, x, attn_mask=future, need_weights=False)[0]
+
+
+def build_module(answer: Any, sizes: tuple, state: dict, naming: str) -> torch.nn.Module:
+    """The reader's class built with ``sizes``, ``state`` loaded, in eval mode.
+
+    A parameter-name mismatch becomes a TypeError that says how the parts must be named
+    (``naming``). Shared by the "build a module" exercises; chapter 7 reuses it.
+    """
+    module = answer(*sizes)
+    try:
+        module.load_state_dict(state)
+    except (RuntimeError, AttributeError) as exc:
+        raise TypeError(f"{naming} ({exc})") from exc
+    return module.eval()
+
+
+def _run_mha_module(answer: Any, args: tuple) -> Any:
+    d_model, n_heads, state, x, causal = args
+    naming = ("your module's parameters must be four nn.Linear(d_model, d_model) layers named "
+              "q_proj, k_proj, v_proj and out_proj, with biases")  # fmt: skip
+    with torch.no_grad():
+        return build_module(answer, (d_model, n_heads), state, naming)(x, causal=causal)
+
+
+def _mha_by_hand(state, x, n_heads, causal, *, scale="head", split="right", merge=True,
+                 mask="lower", dim=-1) -> torch.Tensor:  # fmt: skip
+    def linear(name, inp):
+        return inp @ state[f"{name}.weight"].T + state[f"{name}.bias"]
+
     b, t, c = x.shape
-    return x.reshape(b, t, n_heads, c // n_heads).transpose(1, 2)  # (B, H, T, hd)
+    hd = c // n_heads
+
+    def heads(inp):
+        if split == "right":
+            return inp.view(b, t, n_heads, hd).transpose(1, 2)
+        return inp.reshape(b, n_heads, t, hd)  # the scrambled split
+
+    q, k, v = (heads(linear(name, x)) for name in MHA_NAMES[:3])
+    factor = {"head": 1 / math.sqrt(hd), "model": 1 / math.sqrt(c), "none": 1.0}[scale]
+    out = _attend(q, k, v, scale=factor, mask=mask if causal else "none", dim=dim)
+    out = out.transpose(1, 2).reshape(b, t, c)
+    return linear("out_proj", out) if merge else out
 
 
-def _split_cases(gen: torch.Generator) -> list[Case]:
-    return [
-        Case(
-            (torch.arange(24.0).reshape(1, 3, 8), 2), "x = arange(24) as (B=1, T=3, C=8), 2 heads"
-        ),
-        Case((torch.randn(2, 5, 12, generator=gen), 3), "(B=2, T=5, C=12), 3 heads"),
-        Case((torch.randn(3, 4, 16, generator=gen), 4), "(B=3, T=4, C=16), 4 heads"),
-    ]
+def _mha_cases(gen: torch.Generator) -> list[Case]:
+    cases = []
+    for d_model, n_heads, batch, t, causal, label in (
+        (8, 2, 1, 4, False, "d_model=8, 2 heads, x (1, 4, 8), no mask"),
+        (12, 3, 2, 5, True, "d_model=12, 3 heads, x (2, 5, 12), causal"),
+        (16, 4, 2, 6, False, "d_model=16, 4 heads, x (2, 6, 16), no mask"),
+        (16, 4, 3, 7, True, "d_model=16, 4 heads, x (3, 7, 16), causal"),
+        (6, 1, 1, 1, True, "one head, one token (T=1), causal"),
+    ):
+        state = _mha_state(d_model, gen)
+        x = torch.randn(batch, t, d_model, generator=gen)
+        cases.append(Case((d_model, n_heads, state, x, causal), label))
+    return cases
 
 
-def _split_diagnose(expected: Any, got: Any, args: tuple) -> str | None:
-    x, n_heads = args
-    b, t, c = x.shape
+def _mha_diagnose(expected: Any, got: Any, args: tuple) -> str | None:
+    _, n_heads, state, x, causal = args
+    if isinstance(got, tuple):
+        return "return only the output tensor (B, T, d_model), not a tuple."
+    by_hand = lambda **kw: _mha_by_hand(state, x, n_heads, causal, **kw)  # noqa: E731
     slips = [
-        (
-            x.reshape(b, n_heads, t, c // n_heads),
-            "you reshaped straight to (B, H, T, hd). The shape is right but the numbers are "
-            "scrambled: the features of one token are contiguous, so reshape to (B, T, H, hd) "
-            "first and then swap T and H with transpose(1, 2).",
-        ),
-        (
-            x.reshape(b, t, n_heads, c // n_heads),
-            "this is (B, T, H, hd): the heads are not yet a batch dimension. Add transpose(1, 2).",
-        ),
-    ]
+        (by_hand(scale="model"), "the scores were divided by √d_model; divide by √(head size), "
+         "√(d_model / n_heads): each head's dot products have head-size terms."),
+        (by_hand(scale="none"), "the scores were not scaled: divide q·kᵀ by √(d_model / n_heads)."),
+        (by_hand(split="scrambled"), "the heads were cut with one reshape to (B, H, T, hd), "
+         "which mixes tokens: reshape to (B, T, H, hd) first, then transpose(1, 2)."),
+        (by_hand(merge=False), "the heads were concatenated but out_proj (W_O) was not applied."),
+        (by_hand(dim=-2), "softmax ran over the queries (dim=-2); each query's weights over "
+         "the keys must sum to 1: softmax over the last dimension."),
+    ]  # fmt: skip
+    if causal:
+        slips += [
+            (by_hand(mask="none"), "causal=True was ignored: block key positions after the "
+             "query (scores set to -inf above the diagonal) before the softmax."),
+            (by_hand(mask="upper"), "the causal mask is flipped: keep the lower triangle."),
+        ]  # fmt: skip
     return matching_slip(got, slips)
 
 
 register(
     Exercise(
-        id="ch06.split_heads",
-        title="split (B, T, C) into heads (B, H, T, C/H)",
+        id="ch06.multi_head_attention",
+        title="a multi-head self-attention module, checked against nn.MultiheadAttention",
         kind="function",
-        reference=_split_heads,
-        make_cases=_split_cases,
+        reference=_TorchMultiHeadAttention,
+        make_cases=_mha_cases,
+        call=_run_mha_module,
+        rtol=1e-4,
+        atol=1e-5,
         hints=(
-            "x.view(B, T, H, C // H) keeps each token's features together; then .transpose(1, 2).",
+            "project with q_proj/k_proj/v_proj, view as (B, T, H, hd) and transpose to "
+            "(B, H, T, hd), attend with scores / √hd (mask the future if causal), transpose "
+            "back, reshape to (B, T, d_model), then out_proj.",
         ),
-        diagnose=_split_diagnose,
+        diagnose=_mha_diagnose,
     )
 )
 
 
-# ------------------------------------------------------------ 4. merge heads
-def _merge_heads(x: torch.Tensor) -> torch.Tensor:
-    b, h, t, hd = x.shape
-    return x.transpose(1, 2).reshape(b, t, h * hd)  # (B, T, C): heads side by side
+# ------------------------------------------------------------ 4. padding, and rows with nothing to see
+def _padded_attention(q, k, v, key_padding_mask) -> torch.Tensor:
+    scores = (q @ k.transpose(-2, -1)) / math.sqrt(q.shape[-1])  # (B, L, S)
+    scores = scores.masked_fill(key_padding_mask[:, None, :], float("-inf"))
+    weights = torch.softmax(scores, dim=-1).nan_to_num(0.0)  # all-padding rows: 0, not NaN
+    return weights @ v
 
 
-def _merge_cases(gen: torch.Generator) -> list[Case]:
+def _padding_cases(gen: torch.Generator) -> list[Case]:
+    def make(batch, length, d, pads, label):
+        q, k, v = (torch.randn(batch, length, d, generator=gen) for _ in range(3))
+        mask = torch.arange(length)[None, :] >= (length - torch.tensor(pads))[:, None]
+        return Case((q, k, v, mask), label)
+
     return [
-        Case((torch.arange(24.0).reshape(1, 2, 3, 4),), "x = arange(24) as (B=1, H=2, T=3, hd=4)"),
-        Case((torch.randn(2, 3, 5, 4, generator=gen),), "(B=2, H=3, T=5, hd=4)"),
-        Case((torch.randn(1, 4, 2, 8, generator=gen),), "(B=1, H=4, T=2, hd=8)"),
+        make(2, 5, 4, [0, 2], "B=2, T=5: the second row has 2 pads"),
+        make(3, 4, 8, [1, 0, 3], "B=3, T=4: pads of 1, 0 and 3"),
+        make(2, 3, 4, [0, 3], "B=2, T=3: the second row is ALL padding"),
     ]
 
 
-def _merge_diagnose(expected: Any, got: Any, args: tuple) -> str | None:
-    (x,) = args
-    b, h, t, hd = x.shape
-    slips = [
-        (
-            x.reshape(b, t, h * hd),
-            "you reshaped (B, H, T, hd) straight to (B, T, C). The shape is right but each "
-            "row now mixes several tokens of one head. Move the heads next to hd first: "
-            "transpose(1, 2), then reshape (contiguous() or reshape handles the copy).",
-        ),
-    ]
-    if isinstance(got, torch.Tensor) and got.shape == (b, h, t * hd):
-        return "the result is (B, H, T·hd); it must be (B, T, H·hd): one row per token."
-    return matching_slip(got, slips)
+def _padding_diagnose(expected: Any, got: Any, args: tuple) -> str | None:
+    q, k, v, mask = args
+    if isinstance(got, torch.Tensor) and got.isnan().any():
+        return ("a row whose keys are all padding is softmax over only -inf, 0/0 = NaN. Give "
+                "such rows zero weights (e.g. weights.nan_to_num(0.0)) so the output is 0.")  # fmt: skip
+    flipped = _padded_attention(q, k, v, ~mask).nan_to_num(0.0)
+    unmasked = _padded_attention(q, k, v, torch.zeros_like(mask))
+    return matching_slip(got, [
+        (flipped, "the mask is inverted: True marks padding, which must get zero weight."),
+        (unmasked, "the padding was not masked: set scores of padded keys to -inf."),
+    ])  # fmt: skip
 
 
 register(
     Exercise(
-        id="ch06.merge_heads",
-        title="merge heads (B, H, T, hd) back into (B, T, H·hd)",
+        id="ch06.padded_attention",
+        title="attention with a key padding mask, zeros (not NaN) for all-padding rows",
         kind="function",
-        reference=_merge_heads,
-        make_cases=_merge_cases,
-        hints=("x.transpose(1, 2) gives (B, T, H, hd); then .reshape(B, T, H * hd).",),
-        diagnose=_merge_diagnose,
+        reference=_padded_attention,
+        make_cases=_padding_cases,
+        rtol=1e-4,
+        atol=1e-5,
+        hints=(
+            "scores.masked_fill(key_padding_mask[:, None, :], -inf), softmax over the last "
+            "dim, replace NaN by 0, then @ v.",
+        ),
+        diagnose=_padding_diagnose,
     )
 )

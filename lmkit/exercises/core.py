@@ -54,6 +54,10 @@ class Exercise:
     # value exercises have no inputs and get ().
     diagnose: Callable[[Any, Any, tuple], str | None] | None = None
     tags: Sequence[str] = field(default_factory=tuple)
+    # How an answer (and the reference) meets a case: ``call(answer, args)``; None means
+    # ``answer(*args)``. "Build a module" exercises get a class: call builds it, loads the
+    # case's weights and runs it.
+    call: Callable[[Any, tuple], Any] | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in ("function", "value"):
@@ -129,15 +133,19 @@ def _failed(exercise: Exercise, case_number: int, body: str) -> CheckResult:
     )
 
 
+def _run(exercise: Exercise, answer: Callable, args: tuple) -> Any:
+    return exercise.call(answer, args) if exercise.call else answer(*args)
+
+
 def _check_function(
     exercise: Exercise, answer: Callable, generator: torch.Generator
 ) -> CheckResult:
     cases = list(exercise.make_cases(generator))
     for number, case in enumerate(cases, start=1):
-        expected = exercise.reference(*copy.deepcopy(case.args))
+        expected = _run(exercise, exercise.reference, copy.deepcopy(case.args))
         args = copy.deepcopy(case.args)
         try:
-            got = answer(*args)
+            got = _run(exercise, answer, args)
         except Exception as exc:  # the reader's code may raise anything; report it, don't crash
             frame = traceback.extract_tb(exc.__traceback__)[-1]
             body = (

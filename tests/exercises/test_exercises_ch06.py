@@ -8,8 +8,10 @@ import math
 import torch
 import torch.nn.functional as F
 from exercise_asserts import fails_with
+from torch import nn
 
 from lmkit.exercises import check
+from lmkit.nn.attention import MultiHeadAttention, scaled_dot_product_attention
 from lmkit.nn.positional import sinusoidal_table
 
 
@@ -78,35 +80,76 @@ def test_sinusoidal_encoding_accepts_lmkit_table_and_names_each_slip():
     fails_with("ch06.sinusoidal_encoding", from_one, "position 0")
 
 
-def test_split_and_merge_heads_catch_reshape_without_transpose():
-    def split(x, n_heads):
-        return torch.stack(x.chunk(n_heads, dim=-1), dim=1)  # (B, H, T, hd)
+class LmkitMHA(MultiHeadAttention):
+    """lmkit's MultiHeadAttention behind the exercise's interface."""
 
-    def merge(x):
-        return torch.cat(x.unbind(dim=1), dim=-1)  # heads side by side
+    def __init__(self, d_model, n_heads):
+        super().__init__(d_model, n_heads)
 
-    assert check("ch06.split_heads", split, seed=3, quiet=True)
-    assert check("ch06.merge_heads", merge, seed=3, quiet=True)
-    # the pair is an exact round trip
-    x = torch.randn(2, 5, 12)
-    assert torch.equal(merge(split(x, 3)), x)
+    def forward(self, x, causal=False):
+        return super().forward(x, causal=causal)[0]
 
-    def split_no_transpose(x, n_heads):
+
+class HandMHA(nn.Module):
+    """A hand-written module with switchable slips."""
+
+    def __init__(self, d_model, n_heads, *, scale="head", split=True, merge=True, causal_ok=True):
+        super().__init__()
+        self.n_heads, self.scale, self.split, self.merge = n_heads, scale, split, merge
+        self.causal_ok = causal_ok
+        self.q_proj, self.k_proj, self.v_proj, self.out_proj = (
+            nn.Linear(d_model, d_model) for _ in range(4)
+        )
+
+    def forward(self, x, causal=False):
         b, t, c = x.shape
-        return x.reshape(b, n_heads, t, c // n_heads)
+        hd = c // self.n_heads
 
-    fails_with("ch06.split_heads", split_no_transpose, "scrambled")
+        def heads(z):
+            if self.split:
+                return z.view(b, t, self.n_heads, hd).transpose(1, 2)
+            return z.reshape(b, self.n_heads, t, hd)
+
+        q, k, v = (heads(p(x)) for p in (self.q_proj, self.k_proj, self.v_proj))
+        scores = q @ k.transpose(-2, -1) / math.sqrt(hd if self.scale == "head" else c)
+        if causal and self.causal_ok:
+            scores = scores.masked_fill(torch.ones(t, t, dtype=torch.bool).triu(1), -math.inf)
+        out = (scores.softmax(-1) @ v).transpose(1, 2).reshape(b, t, c)
+        return self.out_proj(out) if self.merge else out
+
+
+def test_multi_head_attention_module_accepts_lmkit_and_hand_modules_and_names_slips():
+    assert check("ch06.multi_head_attention", LmkitMHA, seed=3, quiet=True)
+    assert check("ch06.multi_head_attention", HandMHA, seed=3, quiet=True)
+
+    def slip(**kwargs):
+        return lambda d, h: HandMHA(d, h, **kwargs)
+
+    fails_with("ch06.multi_head_attention", slip(scale="model"), "√d_model")
+    fails_with("ch06.multi_head_attention", slip(split=False), "mixes tokens")
+    fails_with("ch06.multi_head_attention", slip(merge=False), "out_proj")
+    fails_with("ch06.multi_head_attention", slip(causal_ok=False), "causal=True was ignored")
+    fails_with("ch06.multi_head_attention", lambda d, h: nn.Linear(d, d), "q_proj")
+
+
+def test_padded_attention_accepts_lmkit_and_names_the_nan_rows():
+    def lmkit_answer(q, k, v, mask):
+        return scaled_dot_product_attention(q, k, v, key_padding_mask=mask)
+
+    def leaves_nan(q, k, v, mask):
+        scores = (q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])).masked_fill(
+            mask[:, None, :], -math.inf
+        )
+        return scores.softmax(-1) @ v
+
+    assert check("ch06.padded_attention", lmkit_answer, seed=4, quiet=True)
+    fails_with("ch06.padded_attention", leaves_nan, "NaN")
+    fails_with("ch06.padded_attention", lambda q, k, v, m: lmkit_answer(q, k, v, ~m), "inverted")
     fails_with(
-        "ch06.split_heads",
-        lambda x, h: x.reshape(*x.shape[:2], h, -1),
-        "transpose(1, 2)",
+        "ch06.padded_attention",
+        lambda q, k, v, m: lmkit_answer(q, k, v, torch.zeros_like(m)),
+        "not masked",
     )
-    fails_with(
-        "ch06.merge_heads",
-        lambda x: x.reshape(x.shape[0], x.shape[2], -1),
-        "mixes several tokens",
-    )
-    fails_with("ch06.merge_heads", lambda x: x.flatten(2), "(B, H, T·hd)")
 
 
 def test_matching_slip_names_the_first_matching_wrong_answer():

@@ -68,21 +68,6 @@ def test_ffn_accepts_nn_modules_and_names_the_seed_formula():
     fails_with("ch07.ffn", lambda x, w1, b1, w2, b2: (x @ w1.T + b1) @ w2.T + b2, "collapse")
 
 
-def test_block_parameters_match_a_real_block_and_name_each_slip():
-    def counted(d):
-        with torch.device("meta"):
-            block = Block(GPTConfig(n_embd=d, n_head=1, vocab_size=10, block_size=4))
-        return sum(p.numel() for p in block.parameters())
-
-    assert check("ch07.block_parameters", counted, seed=3, quiet=True)
-    fails_with("ch07.block_parameters", lambda d: 12 * d * d, "weight matrices only")
-    fails_with("ch07.block_parameters", lambda d: 12 * d * d + 9 * d, "layer norms")
-    fails_with("ch07.block_parameters", lambda d: 12 * d * d + 11 * d, "gain AND a shift")
-    fails_with("ch07.block_parameters", lambda d: 8 * d * d + 11 * d, "4·d_model")
-    fails_with("ch07.block_parameters", lambda d: 11 * d * d + 12 * d, "four d×d")
-    fails_with("ch07.block_parameters", lambda d: 12 * d * d + 16 * d, "not 4d")
-
-
 def test_gpt_parameters_match_a_real_model_and_name_each_slip():
     def counted(vocab, block, layers, d):
         config = GPTConfig(vocab_size=vocab, block_size=block, n_layer=layers, n_embd=d, n_head=1)
@@ -100,3 +85,80 @@ def test_gpt_parameters_match_a_real_model_and_name_each_slip():
     )
     fails_with("ch07.gpt_parameters", lambda v, b, n, d: counted(v, b, n, d) - b * d, "position")
     fails_with("ch07.gpt_parameters", lambda v, b, n, d: 0.5, "Values differ")
+
+
+def _lmkit_block(n_embd, n_head):
+    config = GPTConfig(vocab_size=8, block_size=16, n_layer=1, n_embd=n_embd, n_head=n_head)
+    return Block(config)
+
+
+class LmkitBlock(nn.Module):
+    """lmkit's Block behind the exercise's interface: (n_embd, n_head), forward(x) -> x."""
+
+    def __init__(self, n_embd, n_head):
+        super().__init__()
+        block = _lmkit_block(n_embd, n_head)
+        self.ln_1, self.attn, self.ln_2, self.mlp = block.ln_1, block.attn, block.ln_2, block.mlp
+
+    def forward(self, x):
+        return self.main(x, pre_ln=True)
+
+    def main(self, x, *, pre_ln, residual=True, exact_gelu=False):
+        def mlp(h):
+            if exact_gelu:
+                return self.mlp.c_proj(F.gelu(self.mlp.c_fc(h)))
+            return self.mlp(h)
+
+        if not pre_ln:
+            x = self.ln_1(x + self.attn(x)[0])
+            return self.ln_2(x + mlp(x))
+        keep = 1.0 if residual else 0.0
+        x = keep * x + self.attn(self.ln_1(x))[0]
+        return keep * x + mlp(self.ln_2(x))
+
+
+def _variant(**kwargs):
+    class Variant(LmkitBlock):
+        def forward(self, x):
+            return self.main(x, **kwargs)
+
+    return Variant
+
+
+def test_gpt_block_accepts_lmkit_block_and_names_each_slip():
+    assert check("ch07.gpt_block", LmkitBlock, seed=5, quiet=True)
+    fails_with("ch07.gpt_block", _variant(pre_ln=False), "post-LN")
+    fails_with("ch07.gpt_block", _variant(pre_ln=True, residual=False), "residual")
+    fails_with("ch07.gpt_block", _variant(pre_ln=True, exact_gelu=True), "exact GELU")
+    fails_with("ch07.gpt_block", lambda n_embd, n_head: nn.Linear(n_embd, n_embd), "ln_1")
+
+    class NoMask(LmkitBlock):
+        def forward(self, x):
+            h = self.ln_1(x)
+            b, t, c = h.shape
+            q, k, v = (z.view(b, t, -1, c // self.attn.n_head).transpose(1, 2)
+                       for z in self.attn.c_attn(h).split(c, dim=-1))  # fmt: skip
+            y = F.scaled_dot_product_attention(q, k, v)  # no is_causal
+            x = x + self.attn.c_proj(y.transpose(1, 2).reshape(b, t, c))
+            return x + self.mlp(self.ln_2(x))
+
+    fails_with("ch07.gpt_block", NoMask, "causal")
+
+
+def test_generate_greedy_accepts_a_hand_loop_and_names_the_first_position_slip():
+    def greedy(model, ids, n):
+        with torch.no_grad():
+            for _ in range(n):
+                ids = torch.cat([ids, model(ids).logits[:, -1].argmax(-1, keepdim=True)], dim=1)
+        return ids
+
+    def from_first(model, ids, n):
+        with torch.no_grad():
+            for _ in range(n):
+                ids = torch.cat([ids, model(ids).logits[:, 0].argmax(-1, keepdim=True)], dim=1)
+        return ids
+
+    assert check("ch07.generate_greedy", greedy, seed=6, quiet=True)
+    fails_with("ch07.generate_greedy", from_first, "position 0", seed=6)
+    fails_with("ch07.generate_greedy", lambda m, ids, n: greedy(m, ids, n)[:, ids.shape[1]:],
+               "prompt followed by")  # fmt: skip
