@@ -103,11 +103,17 @@ BUILTIN_MODELS: dict[str, ModelInfo] = {
             "Chinese); for real reviews use minilm-sentiment or zh-sentiment.",
             "python -m lmkit.recipes.tiny_sentiment",
         ),
+        ModelInfo("tiny-ner", "bert-lora-tagger", "tiny-bert + LoRA: tags people, places and "
+                  "organisations in story-world text (EN, ZH).", "python -m lmkit.recipes.tiny_ner"),
+        ModelInfo("tiny-qa", "bert-lora-qa", "tiny-bert + LoRA: finds the answer to a question in "
+                  "a story-world text (EN, ZH).", "python -m lmkit.recipes.tiny_qa"),
         ModelInfo(
             "zh-sentiment", "naive-bayes-classifier",
             "Chinese reviews: naive Bayes over character 1–3-grams (中文影评、商品和服务评价).",
             "python -m lmkit.recipes.zh_sentiment", ("zh",),
         ),
+        ModelInfo("tiny-seq2seq", "seq2seq", "Encoder-decoder: story-world EN<->ZH and summaries.",
+                  "python -m lmkit.recipes.tiny_seq2seq"),
         ModelInfo(
             "minilm-sentiment", "minilm-classifier",
             "English reviews: the pretrained all-MiniLM-L6-v2 encoder, fine-tuned (needs "
@@ -390,11 +396,5 @@ def _load_hub(name: str, device: torch.device) -> LoadedModel:
 
 
 __all__ = [
-    "BUILTIN_MODELS",
-    "KINDS",
-    "LoadedModel",
-    "ModelInfo",
-    "available_models",
-    "load",
-    "model_info",
-]
+    "BUILTIN_MODELS", "KINDS", "LoadedModel", "ModelInfo", "available_models", "load", "model_info",
+]  # fmt: skip

@@ -1,9 +1,10 @@
 """The one table of model types: what each ``model_type`` in a ``config.json`` is and how to load it.
 
 Every folder lmkit writes names its ``model_type``; this table turns that name back into a model
-class, its config class, the model's kind (``causal-lm``, ``masked-lm``, ``classifier`` or
-``encoder``) and, for folders the standard loader cannot read (a MiniLM model ships only what it
-trained; the encoder comes from another package), a loader function. Classes are given as lazy
+class, its config class, the model's kind (``causal-lm``, ``masked-lm``, ``classifier``,
+``encoder``, ``token-classifier``, ``question-answering`` or ``seq2seq``) and, for folders the
+standard loader cannot read (a MiniLM model ships only what it trained; the encoder comes from
+another package), a loader function. Classes are given as lazy
 ``"module:Name"`` strings, so that reading the table imports no model family.
 :func:`lmkit.training.checkpoint.load_model` and :func:`lmkit.hub.load` both read it.
 Introduced in chapter 8.
@@ -17,7 +18,10 @@ from typing import Any
 
 from lmkit.errors import InputError
 
-KINDS = ("causal-lm", "masked-lm", "classifier", "encoder")
+KINDS = (
+    "causal-lm", "masked-lm", "classifier", "encoder", "token-classifier", "question-answering",
+    "seq2seq",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,14 @@ def _builtin_types() -> dict[str, ModelType]:
             "classifier", **bert,
         ),
         ModelType(
+            "bert-lora-tagger", "lmkit.bert.task_heads:BertForTokenClassification", None,
+            "token-classifier", loader="lmkit.bert.adapter:load_folder",
+        ),
+        ModelType(
+            "bert-lora-qa", "lmkit.bert.task_heads:BertForQuestionAnswering", None,
+            "question-answering", loader="lmkit.bert.adapter:load_folder",
+        ),
+        ModelType(
             "minilm-classifier", "lmkit.minilm.classifier:MiniLMClassifier", None, "classifier",
             loader="lmkit.minilm.classifier:load_folder",
         ),
@@ -76,6 +88,12 @@ def _builtin_types() -> dict[str, ModelType]:
         ModelType(
             "naive-bayes-classifier", "lmkit.basics.naive_bayes:NaiveBayesClassifier", None,
             "classifier", loader="lmkit.basics.naive_bayes:load_folder",
+        ),
+        ModelType(
+            "seq2seq", "lmkit.seq2seq.model:Seq2SeqTransformer",
+            "lmkit.seq2seq.config:Seq2SeqConfig", "seq2seq",
+            tokenizer_specials=("[CLS]", "[SEP]", "<en-zh>", "<zh-en>", "<summarize>"),
+            tokenizer_roles=("pad",), exact_vocab=True,
         ),
     )
     return {t.name: t for t in types}

@@ -15,7 +15,10 @@ from lmkit.recipes import (
     tiny_bert,
     tiny_gpt,
     tiny_gpt_instruct,
+    tiny_ner,
+    tiny_qa,
     tiny_sentiment,
+    tiny_seq2seq,
     zh_sentiment,
 )
 
@@ -26,6 +29,9 @@ RECIPES = {
     "tiny-sentiment": tiny_sentiment,
     "minilm-sentiment": minilm_sentiment,
     "zh-sentiment": zh_sentiment,
+    "tiny-ner": tiny_ner,
+    "tiny-qa": tiny_qa,
+    "tiny-seq2seq": tiny_seq2seq,
 }
 
 
