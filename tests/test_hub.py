@@ -11,7 +11,7 @@ import types
 import pytest
 import torch
 
-from lmkit import hub, registry
+from lmkit import catalogue, hub, registry
 from lmkit.data import StoryWorld
 from lmkit.errors import CheckpointError, InputError, OfflineError
 from lmkit.gpt.config import GPTConfig
@@ -105,7 +105,7 @@ def test_load_tiny_gpt_offline_and_generate(no_network):
 
 
 def test_missing_builtin_files_say_how_to_rebuild(monkeypatch, tmp_path):
-    monkeypatch.setattr(hub, "WEIGHTS_DIR", tmp_path)
+    monkeypatch.setattr(catalogue, "WEIGHTS_DIR", tmp_path)
     with pytest.raises(CheckpointError, match=r"lmkit\.recipes\.tiny_gpt"):
         hub.load("tiny-gpt", device="cpu")
 
@@ -121,7 +121,7 @@ def test_builtin_with_its_own_loader(monkeypatch, model_dir):
     module = types.ModuleType("fake_lmkit_loader")
     module.load_it = custom_loader
     monkeypatch.setitem(sys.modules, "fake_lmkit_loader", module)
-    monkeypatch.setattr(hub, "WEIGHTS_DIR", folder.parent)
+    monkeypatch.setattr(catalogue, "WEIGHTS_DIR", folder.parent)
     fake = registry.ModelType(
         "fake-classifier", torch.nn.Linear, None, "classifier", loader="fake_lmkit_loader:load_it"
     )
