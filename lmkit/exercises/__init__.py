@@ -3,7 +3,7 @@
 Usage in a chapter::
 
     from lmkit.exercises import check
-    check("ch04.sigmoid_derivative", my_sigmoid_derivative)
+    check("ch04.mlp_backward", my_mlp_backward)
 """
 
 from lmkit.exercises.core import (

@@ -1,10 +1,21 @@
-"""Chapter 4 exercises: the sigmoid's derivative, a linear layer's backward pass, the hidden-layer
-delta rule, and one Adam step."""
+"""Chapter 4 exercises: build the backward pass. A linear layer's gradients, the whole backward
+pass of a two-layer network with softmax cross-entropy, a finite-difference gradient checker,
+and one Adam step.
+
+Introduced in chapter 4. ``diagnose`` rebuilds the usual slips on the failed case (σ′ counted
+twice as in the seed articles, or left out; the sum instead of the mean over the batch; the
+softmax forgotten; a forward instead of a central difference; a step not undone; the bias
+correction missing) and names the one the answer matches.
+"""
 
 from __future__ import annotations
 
-import torch
+from typing import Any
 
+import torch
+import torch.nn.functional as F
+
+from lmkit.exercises.ch06 import matching_slip
 from lmkit.exercises.core import Case, Exercise, register
 
 ADAM_LR, ADAM_BETAS, ADAM_EPS = 0.01, (0.9, 0.999), 1e-8
@@ -17,46 +28,19 @@ def _float(value) -> torch.Tensor | None:
         return None
 
 
-# ---------------------------------------------------------------- σ′(z)
-def _sigmoid_derivative(z: torch.Tensor) -> torch.Tensor:
-    s = torch.sigmoid(z)
-    return s * (1 - s)
-
-
-def _sigmoid_cases(gen: torch.Generator) -> list[Case]:
-    return [
-        Case((torch.randn(3, 4, generator=gen) * 3,), "a random 3x4 matrix"),
-        Case((torch.tensor([0.0]),), "z = 0"),
-        Case((torch.tensor([-30.0, -5.0, 5.0, 30.0]),), "large |z| (saturated)"),
-    ]
-
-
-def _sigmoid_diagnose(expected, got, args: tuple) -> str | None:
-    value = _float(got)
-    if value is None or value.shape != expected.shape:
+def _tuple_slip(got: Any, slips: list[tuple[tuple, str]]) -> str | None:
+    """The explanation of the first wrong tuple of tensors that ``got`` equals item by item."""
+    if not isinstance(got, (tuple, list)):
         return None
-    if (value > 0.25 + 1e-6).any() or (value < -1e-9).any():
-        return (
-            "σ′(z) always lies in (0, 1/4]. Values outside that range usually mean z was used where "
-            "σ(z) belongs: σ′(z) = σ(z)(1 − σ(z)), not z(1 − z)."
-        )
+    for wrong, explanation in slips:
+        if len(got) == len(wrong) and all(
+            matching_slip(g, [(w, "same")]) for g, w in zip(got, wrong, strict=True)
+        ):
+            return explanation
     return None
 
 
-register(
-    Exercise(
-        id="ch04.sigmoid_derivative",
-        title="derivative of the sigmoid",
-        kind="function",
-        reference=_sigmoid_derivative,
-        make_cases=_sigmoid_cases,
-        hints=("compute s = σ(z) first (torch.sigmoid), then return s * (1 - s).",),
-        diagnose=_sigmoid_diagnose,
-    )
-)
-
-
-# ---------------------------------------------------------------- linear layer backward
+# ---------------------------------------------------------------- 1. linear layer backward
 def _linear_backward(x: torch.Tensor, w: torch.Tensor, grad_out: torch.Tensor):
     # y = x Wᵀ + b with x (B, I), W (O, I), y and grad_out (B, O)
     return grad_out @ w, grad_out.T @ x, grad_out.sum(dim=0)
@@ -97,21 +81,42 @@ register(
 )
 
 
-# ---------------------------------------------------------------- hidden-layer delta (errata 4)
-def _hidden_delta(w_next: torch.Tensor, delta_next: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-    s = torch.sigmoid(z)
-    return (delta_next @ w_next) * s * (1 - s)
+# ---------------------------------------------------------------- 2. a two-layer MLP, by hand
+def _mlp_by_autograd(x, y, w1, b1, w2, b2):
+    leaves = [p.detach().clone().requires_grad_(True) for p in (w1, b1, w2, b2)]
+    a1 = torch.sigmoid(x @ leaves[0].T + leaves[1])
+    F.cross_entropy(a1 @ leaves[2].T + leaves[3], y).backward()
+    return tuple(p.grad for p in leaves)
 
 
-def _delta_cases(gen: torch.Generator) -> list[Case]:
+def _mlp_by_hand(x, y, w1, b1, w2, b2, *, times_sigma=1, mean=True, softmax=True):
+    """The δ rules with switches that reproduce the usual slips."""
+    z1 = x @ w1.T + b1
+    a1 = torch.sigmoid(z1)
+    z2 = a1 @ w2.T + b2
+    p = torch.softmax(z2, dim=1) if softmax else z2
+    delta2 = (p - F.one_hot(y, z2.shape[1]).to(z2.dtype)) / (len(y) if mean else 1)
+    delta1 = (delta2 @ w2) * (a1 * (1 - a1)) ** times_sigma
+    return delta1.T @ x, delta1.sum(0), delta2.T @ a1, delta2.sum(0)
+
+
+def _mlp_cases(gen: torch.Generator) -> list[Case]:
     cases = []
-    for label, (b, h, o) in (("B=1, H=3, O=2", (1, 3, 2)), ("B=5, H=4, O=3", (5, 4, 3))):
+    for label, (b, n_in, hidden, classes) in (
+        ("B=1, 3 inputs, 4 hidden, 2 classes", (1, 3, 4, 2)),
+        ("B=5, 4 inputs, 6 hidden, 3 classes", (5, 4, 6, 3)),
+        ("B=8, 6 inputs, 5 hidden, 7 classes", (8, 6, 5, 7)),
+    ):
+        d = torch.float64
         cases.append(
             Case(
                 (
-                    torch.randn(o, h, generator=gen),
-                    torch.randn(b, o, generator=gen),
-                    torch.randn(b, h, generator=gen),
+                    torch.randn(b, n_in, generator=gen, dtype=d),
+                    torch.randint(0, classes, (b,), generator=gen),
+                    torch.randn(hidden, n_in, generator=gen, dtype=d),
+                    torch.randn(hidden, generator=gen, dtype=d) * 0.5,
+                    torch.randn(classes, hidden, generator=gen, dtype=d),
+                    torch.randn(classes, generator=gen, dtype=d) * 0.5,
                 ),
                 label,
             )
@@ -119,36 +124,139 @@ def _delta_cases(gen: torch.Generator) -> list[Case]:
     return cases
 
 
-def _delta_diagnose(expected, got, args: tuple) -> str | None:
-    value = _float(got)
-    if value is None or value.shape != expected.shape:
-        return None
-    expected = expected.double()
-    big = expected.abs() > 1e-6
-    if big.any():
-        ratio = value[big] / expected[big]
-        if (ratio > 0).all() and (ratio <= 0.25 + 1e-6).all() and ratio.max() < 0.99:
-            return (
-                "each value is the right one times a number in (0, 1/4]: σ′(z) was applied twice. "
-                "δ = ∂L/∂z already contains σ′(z) once (the double-counting in the seed articles)."
-            )
+def _mlp_diagnose(expected, got, args: tuple) -> str | None:
+    slips = [
+        (
+            dict(times_sigma=2),
+            "σ′(Z1) was applied twice (the seed articles' δ rule): δ1 = (δ2 W2) ⊙ σ′(Z1), once.",
+        ),
+        (
+            dict(times_sigma=0),
+            "σ′(Z1) is missing: the loss reaches Z1 through A1 = σ(Z1), so δ1 = (δ2 W2) ⊙ σ′(Z1).",
+        ),
+        (
+            dict(mean=False),
+            "every gradient is B times too large: the loss is the *mean* over the batch, so "
+            "δ2 = (P − Y) / B.",
+        ),
+        (
+            dict(softmax=False),
+            "δ2 used the logits Z2 instead of the probabilities: δ2 = (softmax(Z2) − Y) / B.",
+        ),
+    ]
+    return _tuple_slip(got, [(_mlp_by_hand(*args, **switch), text) for switch, text in slips])
+
+
+register(
+    Exercise(
+        id="ch04.mlp_backward",
+        title="the backward pass of a two-layer sigmoid network with softmax cross-entropy",
+        kind="function",
+        reference=_mlp_by_autograd,
+        make_cases=_mlp_cases,
+        rtol=1e-7,
+        atol=1e-9,
+        hints=(
+            "forward: Z1 = X W1ᵀ + b1, A1 = σ(Z1), Z2 = A1 W2ᵀ + b2. Backward: δ2 = (softmax(Z2) − Y)/B, "
+            "∂W2 = δ2ᵀ A1, ∂b2 = Σ δ2, δ1 = (δ2 W2) ⊙ σ′(Z1), ∂W1 = δ1ᵀ X, ∂b1 = Σ δ1.",
+        ),
+        diagnose=_mlp_diagnose,
+        tags=("backprop",),
+    )
+)
+
+
+# ---------------------------------------------------------------- 3. a gradient checker
+def _central_difference(f, x: torch.Tensor, h: float, *, forward: bool = False, divide=2.0):
+    grad = torch.zeros_like(x)
+    flat_x, flat_grad = x.view(-1), grad.view(-1)
+    for i in range(flat_x.numel()):
+        old = flat_x[i].item()
+        flat_x[i] = old + h
+        up = float(f(x))
+        flat_x[i] = old if forward else old - h
+        down = float(f(x))
+        flat_x[i] = old
+        flat_grad[i] = (up - down) / (h if forward else divide * h)
+    return grad
+
+
+def _numerical_gradient(f, x: torch.Tensor, h: float) -> torch.Tensor:
+    return _central_difference(f, x.clone(), h)
+
+
+def _quartic(t: torch.Tensor) -> torch.Tensor:
+    return (t**4).sum() - 3 * (t**2).sum()
+
+
+def _logsumexp(t: torch.Tensor) -> torch.Tensor:
+    return torch.logsumexp(t.flatten() * 2, dim=0)
+
+
+def _tiny_net_loss(t: torch.Tensor) -> torch.Tensor:
+    # the rows of t are two samples fed through a fixed sigmoid layer into softmax cross-entropy
+    hidden = torch.sigmoid(t @ torch.linspace(-1, 1, t.shape[1] * 3, dtype=t.dtype).view(-1, 3))
+    return F.cross_entropy(hidden * 4, torch.zeros(t.shape[0], dtype=torch.long))
+
+
+def _gradient_cases(gen: torch.Generator) -> list[Case]:
+    d = torch.float64
+    return [
+        Case((_quartic, torch.randn(4, generator=gen, dtype=d), 1e-5), "f(x) = Σx⁴ − 3Σx², 4 entries"),
+        Case((_logsumexp, torch.randn(2, 3, generator=gen, dtype=d), 1e-5), "f = logsumexp(2x), 2x3 matrix"),
+        Case((_tiny_net_loss, torch.randn(2, 4, generator=gen, dtype=d), 1e-5), "the loss of a tiny sigmoid network"),
+    ]  # fmt: skip
+
+
+def _gradient_diagnose(expected, got, args: tuple) -> str | None:
+    f, x, h = args
+    not_undone = x.clone()
+    grad = torch.zeros_like(x)
+    for i in range(x.numel()):  # nudged up and down but never put back
+        not_undone.view(-1)[i] += h
+        up = float(f(not_undone))
+        not_undone.view(-1)[i] -= 2 * h
+        grad.view(-1)[i] = (up - float(f(not_undone))) / (2 * h)
+    # finite differences differ from each other by O(h) only: match far tighter than matching_slip
+    for wrong, explanation in [
+            (grad, "after nudging an entry, put it back to its old value before moving to the next."),
+            (
+                _central_difference(f, x.clone(), h, forward=True),
+                "that is the forward difference (f(x+h) − f(x))/h, whose error shrinks only like h; "
+                "the central difference (f(x+h) − f(x−h))/2h is far more accurate.",
+            ),
+            (_central_difference(f, x.clone(), h, divide=1.0), "divide by 2h: x+h and x−h are 2h apart."),
+    ]:  # fmt: skip
+        value = _float(got)
+        if (
+            value is not None
+            and value.shape == wrong.shape
+            and torch.allclose(value, wrong, rtol=1e-9, atol=1e-10)
+        ):
+            return explanation
     return None
 
 
 register(
     Exercise(
-        id="ch04.hidden_delta",
-        title="δ of a sigmoid hidden layer from the δ of the layer above",
+        id="ch04.numerical_gradient",
+        title="a gradient checker: central differences for every entry of x",
         kind="function",
-        reference=_hidden_delta,
-        make_cases=_delta_cases,
-        hints=("δ = (δ_next @ W_next) ⊙ σ′(z), with σ′(z) = σ(z)(1 − σ(z)); multiply by σ′ once.",),
-        diagnose=_delta_diagnose,
+        reference=_numerical_gradient,
+        make_cases=_gradient_cases,
+        rtol=1e-7,
+        atol=1e-8,
+        hints=(
+            "for every index i: set x[i] = old + h, evaluate f; set x[i] = old − h, evaluate f; "
+            "restore x[i] = old; the gradient entry is (f₊ − f₋) / (2h). Work on x.clone().",
+        ),
+        diagnose=_gradient_diagnose,
+        tags=("backprop",),
     )
 )
 
 
-# ---------------------------------------------------------------- one Adam step
+# ---------------------------------------------------------------- 4. one Adam step
 def _adam_step(param, grad, m, v, t):
     beta1, beta2 = ADAM_BETAS
     m = beta1 * m + (1 - beta1) * grad

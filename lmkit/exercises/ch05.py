@@ -1,8 +1,10 @@
-"""Chapter 5 exercises: one step of an RNN, an LSTM and a GRU, an F1 score, a gradient bound.
+"""Chapter 5 exercises: build the pieces of a recurrent language model. Gradient clipping by the
+global norm, one LSTM step, the whole LSTM loop over time, one GRU step, and an F1 score.
 
-The step exercises use PyTorch's weight layout (rows of ``W_ih`` stacked gate by gate, in the
-order i, f, g, o for the LSTM and r, z, n for the GRU) so a reader's answer can be compared
-with ``torch.nn.LSTMCell`` and ``torch.nn.GRUCell`` on fresh random weights.
+Introduced in chapter 5. The LSTM and GRU exercises use PyTorch's weight layout (rows of
+``W_ih`` stacked gate by gate, in the order i, f, g, o for the LSTM and r, z, n for the GRU) so
+a reader's answer can be compared with ``torch.nn.LSTM``, ``torch.nn.LSTMCell`` and
+``torch.nn.GRUCell`` on fresh random weights.
 """
 
 from __future__ import annotations
@@ -12,24 +14,8 @@ from typing import Any
 
 import torch
 
+from lmkit.exercises.ch06 import matching_slip
 from lmkit.exercises.core import Case, Exercise, register
-
-
-class _Recorded:
-    """A reference that remembers the inputs of the case being checked.
-
-    ``diagnose`` only receives (expected, got); with the inputs at hand it can recompute the
-    answers that typical mistakes produce and name the one the reader made.
-    """
-
-    def __init__(self, fn: Callable[..., Any]) -> None:
-        self.fn = fn
-        self.last_args: tuple = ()
-        self.__name__ = getattr(fn, "__name__", "reference")
-
-    def __call__(self, *args: Any) -> Any:
-        self.last_args = args
-        return self.fn(*args)
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -72,45 +58,72 @@ def _step_cases(gates: int, separate_biases: bool) -> Callable[[torch.Generator]
     return make
 
 
-# ----------------------------------------------------------------------------- RNN step
-def _rnn_reference(x, h, w_x, w_h, b):
-    return torch.tanh(x @ w_x.T + h @ w_h.T + b)
+# ----------------------------------------------------------------------------- gradient clipping
+def _clip(grads, max_norm, *, per_tensor=False, always=False, norm_sum=False):
+    """Clipping by the global norm, with switches that reproduce the usual slips."""
+    norms = [g.norm() for g in grads]
+    total = sum(norms) if norm_sum else torch.stack(norms).square().sum().sqrt()
+    if per_tensor:
+        return [
+            g * min(1.0, max_norm / float(n)) for g, n in zip(grads, norms, strict=True)
+        ], float(total)
+    scale = max_norm / float(total) if always else min(1.0, max_norm / float(total))
+    return [g * scale for g in grads], float(total)
 
 
-_rnn = _Recorded(_rnn_reference)
+def _clip_reference(grads, max_norm):
+    return _clip(grads, max_norm)
 
 
-def _rnn_diagnose(expected: Any, got: Any, args: tuple) -> str | None:
-    x, h, w_x, w_h, b = _rnn.last_args
-    pre = x @ w_x.T + h @ w_h.T + b
-    return _first_match(
-        got,
-        {
-            "you returned the pre-activation: apply tanh to W_h h + W_x x + b.": pre,
-            "you used a sigmoid; the Elman RNN squashes with tanh, into (-1, 1).": torch.sigmoid(
-                pre
-            ),
-            "you used ReLU; this exercise (and torch.nn.RNN's default) uses tanh.": torch.relu(pre),
-            "the bias b is missing.": torch.tanh(pre - b),
-            "the recurrent term W_h h is missing: without it the network has no memory.": torch.tanh(
-                x @ w_x.T + b
-            ),
-        },
-    )
+def _clip_cases(gen: torch.Generator) -> list[Case]:
+    cases = []
+    for label, shapes, max_norm in (
+        ("one 3x4 gradient, clipped", [(3, 4)], 1.0),
+        ("a matrix, a vector and a scalar, clipped", [(4, 5), (5,), ()], 2.0),
+        ("two gradients already below the threshold", [(2, 3), (3,)], 100.0),
+    ):
+        grads = [torch.randn(shape, generator=gen, dtype=torch.float64) * 2 for shape in shapes]
+        cases.append(Case((grads, max_norm), label))
+    return cases
+
+
+def _clip_diagnose(expected: Any, got: Any, args: tuple) -> str | None:
+    if not isinstance(got, (tuple, list)) or len(got) != 2 or not isinstance(got[0], (tuple, list)):
+        return None
+    grads, max_norm = args
+    slips = [
+        (dict(per_tensor=True), "each tensor was clipped on its own; clipping uses one global norm, "
+         "√(Σ_i ‖g_i‖²), and one scale for all tensors, so the gradient keeps its direction."),
+        (dict(always=True), "a small gradient was scaled up: the scale is min(1, τ/‖g‖), which never enlarges."),
+        (dict(norm_sum=True), "the global norm is √(Σ_i ‖g_i‖²) over all entries, not the sum of the norms Σ_i ‖g_i‖."),
+    ]  # fmt: skip
+    for switch, text in slips:
+        wrong, _ = _clip(grads, max_norm, **switch)
+        same_as_right = all(torch.equal(w, e) for w, e in zip(wrong, expected[0], strict=True))
+        if (
+            not same_as_right
+            and len(wrong) == len(got[0])
+            and all(matching_slip(g, [(w, "same")]) for g, w in zip(got[0], wrong, strict=True))
+        ):
+            return text
+    if matching_slip(got[1], [(min(float(expected[1]), max_norm), "after")]):
+        return "return the norm *before* clipping (as torch.nn.utils.clip_grad_norm_ does)."
+    return None
 
 
 register(
     Exercise(
-        id="ch05.rnn_step",
-        title="one step of an Elman RNN",
+        id="ch05.clip_grad_norm",
+        title="clip a list of gradients by their global norm",
         kind="function",
-        reference=_rnn,
-        make_cases=_step_cases(1, separate_biases=False),
+        reference=_clip_reference,
+        make_cases=_clip_cases,
         hints=(
-            "Rows are examples: W_x xₜ becomes x @ W_x.T, W_h hₜ₋₁ becomes h @ W_h.T; add b and apply torch.tanh.",
+            "total = √(Σ_i (g_i ** 2).sum()); scale = min(1, max_norm / total); return "
+            "([g * scale for g in grads], total).",
         ),
-        diagnose=_rnn_diagnose,
-        tags=("rnn",),
+        diagnose=_clip_diagnose,
+        tags=("gradients",),
     )
 )
 
@@ -128,11 +141,8 @@ def _lstm_reference(x, h, c, w_ih, w_hh, b):
     return o * torch.tanh(c_new), c_new
 
 
-_lstm = _Recorded(_lstm_reference)
-
-
 def _lstm_diagnose(expected: Any, got: Any, args: tuple) -> str | None:
-    x, h, c, w_ih, w_hh, b = _lstm.last_args
+    x, h, c, w_ih, w_hh, b = args
     pre_i, pre_f, pre_g, pre_o = _lstm_parts(x, h, c, w_ih, w_hh, b)
     i, g, o = torch.sigmoid(pre_i), torch.tanh(pre_g), torch.sigmoid(pre_o)
     h_ok, c_ok = expected
@@ -163,13 +173,92 @@ register(
         id="ch05.lstm_step",
         title="one LSTM step returning (h, c)",
         kind="function",
-        reference=_lstm,
+        reference=_lstm_reference,
         make_cases=_step_cases(4, separate_biases=False),
         hints=(
             "gates = x @ W_ih.T + h @ W_hh.T + b; i, f, g, o = gates.chunk(4, dim=-1); sigmoid for "
             "i, f, o, tanh for g; c = f*c + i*g; h = o*tanh(c).",
         ),
         diagnose=_lstm_diagnose,
+        tags=("lstm",),
+    )
+)
+
+
+# ----------------------------------------------------------------------------- the LSTM loop
+def _lstm_reference_layer(x, h0, c0, weights):
+    layer = torch.nn.LSTM(x.shape[-1], h0.shape[-1]).to(x.dtype)
+    layer.load_state_dict({f"{name}_l0": value for name, value in weights.items()})
+    with torch.no_grad():
+        outputs, (h_n, c_n) = layer(x, (h0[None], c0[None]))
+    return outputs, (h_n[0], c_n[0])
+
+
+def _lstm_loop(x, h0, c0, w, *, reset=False, carry_c=True, both_biases=True, emit="h"):
+    """The loop with switches that reproduce the usual slips."""
+    b = w["bias_ih"] + (w["bias_hh"] if both_biases else 0)
+    h, c, outputs = h0, c0, []
+    for x_t in x:
+        if reset:
+            h, c = h0, c0
+        h, c_new = _lstm_reference(x_t, h, c, w["weight_ih"], w["weight_hh"], b)
+        c = c_new if carry_c else c0
+        outputs.append(h if emit == "h" else c_new)
+    return torch.stack(outputs), (h, c)
+
+
+def _forward_cases(gen: torch.Generator) -> list[Case]:
+    cases = []
+    for steps, batch, inp, hid in ((3, 1, 2, 3), (6, 2, 4, 5), (9, 3, 3, 2)):
+        d = torch.float64
+        weights = {
+            "weight_ih": torch.randn(4 * hid, inp, generator=gen, dtype=d) * 0.7,
+            "weight_hh": torch.randn(4 * hid, hid, generator=gen, dtype=d) * 0.7,
+            "bias_ih": torch.randn(4 * hid, generator=gen, dtype=d) * 0.5,
+            "bias_hh": torch.randn(4 * hid, generator=gen, dtype=d) * 0.5,
+        }
+        args = (
+            torch.randn(steps, batch, inp, generator=gen, dtype=d),
+            torch.randn(batch, hid, generator=gen, dtype=d) * 0.5,
+            torch.randn(batch, hid, generator=gen, dtype=d),
+            weights,
+        )
+        cases.append(Case(args, f"{steps} steps, batch {batch}, input {inp}, hidden {hid}"))
+    return cases
+
+
+def _forward_diagnose(expected: Any, got: Any, args: tuple) -> str | None:
+    if not isinstance(got, (tuple, list)) or len(got) != 2:
+        return None
+    slips = [
+        (dict(reset=True), "the state was reset to (h0, c0) at every step: carry h and c forward."),
+        (
+            dict(carry_c=False),
+            "h is carried but c is not: the cell state is the LSTM's memory, feed c_t into step t + 1.",
+        ),
+        (
+            dict(both_biases=False),
+            "bias_hh is missing: PyTorch adds both biases, bias_ih + bias_hh.",
+        ),
+        (dict(emit="c"), "the outputs are the cell states; the LSTM outputs h_t at every step."),
+    ]
+    return matching_slip(got[0], [(_lstm_loop(*args, **switch)[0], text) for switch, text in slips])
+
+
+register(
+    Exercise(
+        id="ch05.lstm_forward",
+        title="an LSTM over a whole sequence, equal to torch.nn.LSTM",
+        kind="function",
+        reference=_lstm_reference_layer,
+        make_cases=_forward_cases,
+        rtol=1e-7,
+        atol=1e-9,
+        hints=(
+            "h, c = h0, c0; for each x_t in x (time first): gates = x_t @ W_ih.T + b_ih + h @ W_hh.T + b_hh, "
+            "chunk into i, f, g, o, update c then h, keep h; return (torch.stack(outputs), (h, c)).",
+        ),
+        diagnose=_forward_diagnose,
         tags=("lstm",),
     )
 )
@@ -189,11 +278,8 @@ def _gru_reference(x, h, w_ih, w_hh, b_ih, b_hh):
     return (1 - z) * n + z * h
 
 
-_gru = _Recorded(_gru_reference)
-
-
 def _gru_diagnose(expected: Any, got: Any, args: tuple) -> str | None:
-    x, h, w_ih, w_hh, b_ih, b_hh = _gru.last_args
+    x, h, w_ih, w_hh, b_ih, b_hh = args
     r, z, x_n, h_n = _gru_parts(x, h, w_ih, w_hh, b_ih, b_hh)
     hid = h.shape[-1]
     n = torch.tanh(x_n + r * h_n)
@@ -223,7 +309,7 @@ register(
         id="ch05.gru_step",
         title="one GRU step in PyTorch's convention",
         kind="function",
-        reference=_gru,
+        reference=_gru_reference,
         make_cases=_step_cases(3, separate_biases=True),
         hints=(
             "Chunk x @ W_ih.T + b_ih and h @ W_hh.T + b_hh into (r, z, n) parts; r and z are "
@@ -290,50 +376,5 @@ register(
         hints=("precision = TP / (TP + FP), recall = TP / (TP + FN), F1 = 2PR / (P + R).",),
         diagnose=_f1_diagnose,
         tags=("metrics",),
-    )
-)
-
-
-# ----------------------------------------------------------------------------- gradient bound
-# W_h = 0.5 * Q with Q orthogonal, tanh activation: each step multiplies the Jacobian by
-# diag(1 - h²) W_h, whose largest singular value is at most 0.5.
-_RADIUS, _DISTANCE = 0.5, 10
-
-
-def _bound() -> float:
-    return _RADIUS**_DISTANCE
-
-
-def _bound_diagnose(expected: Any, got: Any, args: tuple) -> str | None:
-    try:
-        value = float(got)
-    except (TypeError, ValueError):
-        return "give one number."
-    off_by_one = "off by one step: there are exactly 10 Jacobian factors between h_{T-10} and h_T."
-    known = [
-        ("you multiplied 0.5 by 10; the factor applies once per step, so it is a power.", 5.0),
-        (off_by_one, _RADIUS ** (_DISTANCE - 1)),
-        (off_by_one, _RADIUS ** (_DISTANCE + 1)),
-        ("that is the spectral radius of one step, not of ten steps in a row.", _RADIUS),
-    ]
-    for message, wrong in known:
-        if abs(value - wrong) <= 1e-3 * abs(wrong):
-            return message
-    return None
-
-
-register(
-    Exercise(
-        id="ch05.gradient_bound",
-        title="an upper bound on ‖∂h_T/∂h_{T-10}‖₂ when W_h = 0.5·Q",
-        kind="value",
-        reference=_bound,
-        rtol=1e-3,
-        atol=1e-7,
-        hints=(
-            "∂h_T/∂h_t is a product of T - t factors diag(1 - h²) W_h; bound each factor's norm.",
-        ),
-        diagnose=_bound_diagnose,
-        tags=("gradients",),
     )
 )

@@ -9,16 +9,6 @@ from lmkit.basics.optimizers import Adam
 from lmkit.exercises import check
 
 
-def test_sigmoid_derivative():
-    def good(z):
-        s = 1 / (1 + torch.exp(-z))
-        return s * (1 - s)
-
-    assert check("ch04.sigmoid_derivative", good, seed=1, quiet=True)
-    fails_with("ch04.sigmoid_derivative", lambda z: z * (1 - z), "σ(z) belongs")
-    fails_with("ch04.sigmoid_derivative", torch.sigmoid, "Values differ")
-
-
 def test_linear_backward_agrees_with_autograd_and_catches_transposes():
     def autograd_answer(x, w, grad_out):
         x, w = x.clone().requires_grad_(), w.clone().requires_grad_()
@@ -34,19 +24,65 @@ def test_linear_backward_agrees_with_autograd_and_catches_transposes():
     fails_with("ch04.linear_backward", lambda x, w, g: g @ w, "Expected a tuple")
 
 
-def test_hidden_delta_catches_the_double_counted_derivative():
-    def good(w_next, delta_next, z):
-        s = torch.sigmoid(z)
-        return (delta_next @ w_next) * s * (1 - s)
+def _mlp_backward(x, y, w1, b1, w2, b2, *, sigma_times=1, batch_mean=True, softmax=True):
+    """The δ rules written independently of the exercise module, with the usual slips as switches."""
+    a1 = 1 / (1 + torch.exp(-(x @ w1.T + b1)))
+    logits = a1 @ w2.T + b2
+    scores = torch.exp(logits) / torch.exp(logits).sum(1, keepdim=True) if softmax else logits
+    delta2 = scores.clone()
+    delta2[torch.arange(len(y)), y] -= 1
+    delta2 = delta2 / len(y) if batch_mean else delta2
+    delta1 = (delta2 @ w2) * (a1 * (1 - a1)) ** sigma_times
+    return delta1.T @ x, delta1.sum(0), delta2.T @ a1, delta2.sum(0)
 
-    assert check("ch04.hidden_delta", good, seed=3, quiet=True)
 
-    def seed_formula(w_next, delta_next, z):  # δ = ∂L/∂z · σ′(z): σ′ applied twice
-        s = torch.sigmoid(z)
-        return good(w_next, delta_next, z) * s * (1 - s)
+def test_mlp_backward_by_hand_passes_and_the_usual_slips_are_named():
+    assert check("ch04.mlp_backward", _mlp_backward, seed=1, quiet=True)
+    assert check("ch04.mlp_backward", _mlp_backward, quiet=True)  # fresh cases too
+    fails_with(
+        "ch04.mlp_backward", lambda *a: _mlp_backward(*a, sigma_times=2), "applied twice", seed=2
+    )
+    fails_with(
+        "ch04.mlp_backward", lambda *a: _mlp_backward(*a, sigma_times=0), "σ′(Z1) is missing"
+    )
+    fails_with("ch04.mlp_backward", lambda *a: _mlp_backward(*a, batch_mean=False), "B times")
+    fails_with("ch04.mlp_backward", lambda *a: _mlp_backward(*a, softmax=False), "logits Z2")
+    fails_with("ch04.mlp_backward", lambda *a: _mlp_backward(*a)[:2], "Expected 4 items")
 
-    fails_with("ch04.hidden_delta", seed_formula, "applied twice")
-    fails_with("ch04.hidden_delta", lambda w, d, z: d @ w, "Values differ")
+
+def _gradient(f, x, h, *, forward=False, divide=2.0, restore=True):
+    x = x.clone()
+    grad = torch.empty_like(x)
+    for index in range(x.numel()):
+        old = x.view(-1)[index].item()
+        x.view(-1)[index] = old + h
+        up = float(f(x))
+        x.view(-1)[index] = old if forward else old - h
+        grad.view(-1)[index] = (up - float(f(x))) / (h if forward else divide * h)
+        if restore:
+            x.view(-1)[index] = old
+    return grad
+
+
+def test_numerical_gradient_matches_autograd_and_names_slips():
+    assert check("ch04.numerical_gradient", _gradient, seed=3, quiet=True)
+    # the checker's cases really are differentiable functions whose gradient autograd knows
+    x = torch.randn(2, 3, dtype=torch.float64, requires_grad=True)
+    f = lambda t: torch.logsumexp(t.flatten() * 2, dim=0)  # noqa: E731
+    (exact,) = torch.autograd.grad(f(x), x)
+    assert torch.allclose(_gradient(f, x.detach(), 1e-5), exact, atol=1e-8)
+    fails_with(
+        "ch04.numerical_gradient", lambda *a: _gradient(*a, forward=True), "forward difference"
+    )
+    fails_with("ch04.numerical_gradient", lambda *a: _gradient(*a, divide=1.0), "divide by 2h")
+    fails_with("ch04.numerical_gradient", lambda *a: _gradient(*a, restore=False), "put it back")
+
+    def in_place(f, x, h):
+        for index in range(x.numel()):
+            x.view(-1)[index] += h  # never undone, and on the caller's tensor
+        return torch.zeros_like(x)
+
+    fails_with("ch04.numerical_gradient", in_place, "in place")
 
 
 def test_adam_step_matches_our_adam_and_catches_missing_bias_correction():
@@ -81,3 +117,9 @@ def test_adam_step_matches_our_adam_and_catches_missing_bias_correction():
         return 2 * param - new, m, v  # θ + step: the seeds' missing minus sign
 
     fails_with("ch04.adam_step", ascends, "opposite sign")
+
+
+def test_stubs_fail_with_feedback_instead_of_raising():
+    for exercise in ("ch04.mlp_backward", "ch04.numerical_gradient", "ch04.linear_backward"):
+        result = check(exercise, lambda *args: None, seed=0, quiet=True)
+        assert not result and "forget a `return`" in result.message

@@ -10,14 +10,31 @@ from lmkit.exercises import check
 
 
 # ----------------------------------------------------------------------------- correct answers
-def rnn_step(x, h, w_x, w_h, b):
-    return torch.tanh(x @ w_x.T + h @ w_h.T + b)
+def clip_grad_norm(grads, max_norm):
+    """Answer through torch.nn.utils.clip_grad_norm_ on copies of the gradients."""
+    params = [torch.zeros_like(g, requires_grad=True) for g in grads]
+    for p, g in zip(params, grads, strict=True):
+        p.grad = g.clone()
+    total = torch.nn.utils.clip_grad_norm_(params, max_norm)
+    return [p.grad for p in params], float(total)
+
+
+def lstm_forward(x, h0, c0, weights):
+    """Answer built from torch.nn.LSTMCell, one step at a time."""
+    cell = nn.LSTMCell(x.shape[-1], h0.shape[-1]).double()
+    cell.load_state_dict(weights)
+    h, c, outputs = h0, c0, []
+    with torch.no_grad():
+        for x_t in x:
+            h, c = cell(x_t, (h, c))
+            outputs.append(h)
+    return torch.stack(outputs), (h, c)
 
 
 def lstm_step(x, h, c, w_ih, w_hh, b):
     """Answer through torch.nn.LSTMCell: an independent implementation of the same step."""
     hidden = h.shape[-1]
-    cell = nn.LSTMCell(x.shape[-1], hidden)
+    cell = nn.LSTMCell(x.shape[-1], hidden).to(x.dtype)
     with torch.no_grad():
         cell.weight_ih.copy_(w_ih)
         cell.weight_hh.copy_(w_hh)
@@ -38,7 +55,12 @@ def gru_step(x, h, w_ih, w_hh, b_ih, b_hh):
 
 @pytest.mark.parametrize(
     ("exercise", "answer"),
-    [("ch05.rnn_step", rnn_step), ("ch05.lstm_step", lstm_step), ("ch05.gru_step", gru_step)],
+    [
+        ("ch05.clip_grad_norm", clip_grad_norm),
+        ("ch05.lstm_step", lstm_step),
+        ("ch05.lstm_forward", lstm_forward),
+        ("ch05.gru_step", gru_step),
+    ],
 )
 def test_answers_built_on_torch_nn_pass(exercise, answer):
     assert check(exercise, answer, seed=0, quiet=True)
@@ -49,29 +71,43 @@ def test_value_answers_pass():
     # spam: TP = 45, FP = 10, FN = 25 -> P = 45/55, R = 45/70, F1 = 2TP / (2TP + FP + FN)
     assert check("ch05.spam_f1", 90 / 125, quiet=True)
     assert check("ch05.spam_f1", 0.72, quiet=True)
-    assert check("ch05.gradient_bound", 2.0**-10, quiet=True)
 
 
-# ----------------------------------------------------------------------------- RNN mistakes
+# ----------------------------------------------------------------------------- clipping mistakes
+def _norm(grads):
+    return float(torch.sqrt(sum((g**2).sum() for g in grads)))
+
+
+def clip_each(grads, tau):
+    return [g * min(1.0, tau / float(g.norm())) for g in grads], _norm(grads)
+
+
+def clip_always(grads, tau):
+    return [g * tau / _norm(grads) for g in grads], _norm(grads)
+
+
+def clip_sum_of_norms(grads, tau):
+    total = float(sum(g.norm() for g in grads))
+    return [g * min(1.0, tau / total) for g in grads], total
+
+
+def norm_after(grads, tau):
+    clipped, total = clip_grad_norm(grads, tau)
+    return clipped, min(total, tau)
+
+
 @pytest.mark.parametrize(
     ("wrong", "message"),
     [
-        (lambda x, h, wx, wh, b: x @ wx.T + h @ wh.T + b, "pre-activation"),
-        (lambda x, h, wx, wh, b: torch.sigmoid(x @ wx.T + h @ wh.T + b), "sigmoid"),
-        (lambda x, h, wx, wh, b: torch.tanh(x @ wx.T + h @ wh.T), "bias b is missing"),
-        (lambda x, h, wx, wh, b: torch.tanh(x @ wx.T + b), "no memory"),
+        (clip_each, "clipped on its own"),
+        (clip_always, "scaled up"),
+        (clip_sum_of_norms, "not the sum of the norms"),
+        (norm_after, "*before* clipping"),
     ],
 )
-def test_rnn_mistakes_are_named(wrong, message):
-    result = check("ch05.rnn_step", wrong, seed=1, quiet=True)
+def test_clipping_mistakes_are_named(wrong, message):
+    result = check("ch05.clip_grad_norm", wrong, seed=1, quiet=True)
     assert not result and message in result.message
-
-
-def test_rnn_transposed_weights_raise_a_readable_error():
-    result = check(
-        "ch05.rnn_step", lambda x, h, wx, wh, b: torch.tanh(x @ wx + h @ wh + b), seed=0, quiet=True
-    )
-    assert not result and "raised RuntimeError" in result.message
 
 
 # ----------------------------------------------------------------------------- LSTM mistakes
@@ -127,6 +163,38 @@ def test_lstm_mistakes_are_named(wrong, message):
 def test_lstm_returning_only_h_is_a_structure_error():
     result = check("ch05.lstm_step", lambda *a: lstm_step(*a)[0], seed=0, quiet=True)
     assert not result and "Expected a tuple of 2 items" in result.message
+
+
+def _loop(x, h0, c0, w, *, reset=False, carry_c=True, bias_hh=True, emit_c=False):
+    h, c, outputs = h0, c0, []
+    for x_t in x:
+        if reset:
+            h, c = h0, c0
+        b = w["bias_ih"] + (w["bias_hh"] if bias_hh else 0)
+        h, c_new = lstm_step(x_t, h, c, w["weight_ih"], w["weight_hh"], b)
+        c = c_new if carry_c else c0
+        outputs.append(c_new if emit_c else h)
+    return torch.stack(outputs), (h, c)
+
+
+@pytest.mark.parametrize(
+    ("switch", "message"),
+    [
+        ({"reset": True}, "reset to (h0, c0)"),
+        ({"carry_c": False}, "c is not"),
+        ({"bias_hh": False}, "bias_hh is missing"),
+        ({"emit_c": True}, "outputs are the cell states"),
+    ],
+)
+def test_lstm_loop_mistakes_are_named(switch, message):
+    assert check("ch05.lstm_forward", _loop, seed=4, quiet=True)  # the switches' baseline is right
+    result = check("ch05.lstm_forward", lambda *a: _loop(*a, **switch), seed=4, quiet=True)
+    assert not result and message in result.message
+
+
+def test_lstm_loop_returning_only_the_outputs_is_a_structure_error():
+    result = check("ch05.lstm_forward", lambda *a: lstm_forward(*a)[0], seed=0, quiet=True)
+    assert not result and "Expected a tuple" in result.message
 
 
 # ----------------------------------------------------------------------------- GRU mistakes
@@ -199,20 +267,16 @@ def test_f1_of_the_other_class_and_macro_are_named():
     assert "macro F1" in check("ch05.spam_f1", (ham_f1 + 0.72) / 2, quiet=True).message
 
 
-@pytest.mark.parametrize(
-    ("value", "message"),
-    [(5.0, "it is a power"), (0.5**9, "off by one"), (0.5**11, "off by one"), (0.5, "one step")],
-)
-def test_gradient_bound_mistakes_are_named(value, message):
-    result = check("ch05.gradient_bound", value, quiet=True)
-    assert not result and message in result.message
-
-
 def test_stubs_fail_with_feedback_instead_of_raising():
     def stub(*args):
         return None
 
-    for exercise in ("ch05.rnn_step", "ch05.lstm_step", "ch05.gru_step"):
+    for exercise in (
+        "ch05.clip_grad_norm",
+        "ch05.lstm_step",
+        "ch05.lstm_forward",
+        "ch05.gru_step",
+    ):
         result = check(exercise, stub, seed=0, quiet=True)
         assert not result and "forget a `return`" in result.message
     assert not check("ch05.spam_f1", None, quiet=True)
