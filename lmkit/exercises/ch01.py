@@ -16,8 +16,8 @@ from typing import Any
 
 import torch
 
-from lmkit.exercises.ch06 import matching_slip
 from lmkit.exercises.core import Case, Exercise, register
+from lmkit.exercises.feedback import matching_slip
 
 
 def _close(a: Any, b: Any, rel: float = 1e-4) -> bool:

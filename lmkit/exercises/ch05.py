@@ -14,8 +14,8 @@ from typing import Any
 
 import torch
 
-from lmkit.exercises.ch06 import matching_slip
 from lmkit.exercises.core import Case, Exercise, register
+from lmkit.exercises.feedback import matching_slip
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -17,32 +17,7 @@ from typing import Any
 import torch
 
 from lmkit.exercises.core import Case, Exercise, register
-
-
-def matching_slip(got: Any, slips: list[tuple[Any, str]]) -> str | None:
-    """The explanation of the first ``(wrong_answer, explanation)`` pair that ``got`` matches.
-
-    Tensors match when shapes agree and values are close (rtol 1e-4, atol 1e-5); numbers match
-    when equal up to rounding. ``diagnose`` functions use it to name a typical mistake after
-    recomputing it on the failed case. Introduced in chapter 6; chapter 7 reuses it.
-    """
-    for wrong, explanation in slips:
-        if isinstance(wrong, torch.Tensor):
-            if (
-                isinstance(got, torch.Tensor)
-                and got.shape == wrong.shape
-                and torch.allclose(
-                    got.detach().double().cpu(), wrong.double(), rtol=1e-4, atol=1e-5
-                )
-            ):
-                return explanation
-            continue
-        try:
-            if math.isclose(float(got), float(wrong), rel_tol=1e-9):
-                return explanation
-        except (TypeError, ValueError, RuntimeError):
-            continue
-    return None
+from lmkit.exercises.feedback import matching_slip
 
 
 # ------------------------------------------------------------ 1. causal scaled dot-product attention

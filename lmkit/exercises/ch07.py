@@ -18,8 +18,9 @@ import torch
 import torch.nn.functional as F
 
 from lmkit.decoding.generation import generate
-from lmkit.exercises.ch06 import build_module, matching_slip
+from lmkit.exercises.ch06 import build_module
 from lmkit.exercises.core import Case, Exercise, register
+from lmkit.exercises.feedback import matching_slip
 from lmkit.gpt.blocks import Block
 from lmkit.gpt.config import GPTConfig
 from lmkit.gpt.model import GPT

@@ -17,8 +17,8 @@ import torch.nn.functional as F
 
 from lmkit.bert.mlm import mask_tokens
 from lmkit.bert.model import IGNORE_INDEX
-from lmkit.exercises.ch06 import matching_slip
 from lmkit.exercises.core import Case, Exercise, register
+from lmkit.exercises.feedback import matching_slip
 
 # Ids of the masking exercise's toy vocabulary: 0..3 are special, like tiny-bert's four.
 _PAD, _CLS, _SEP, _MASK = 0, 1, 2, 3

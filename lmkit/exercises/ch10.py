@@ -14,8 +14,8 @@ from typing import Any
 import torch
 
 from lmkit.decoding.sampling import apply_repetition_penalty, top_k_filter, top_p_filter
-from lmkit.exercises.ch06 import matching_slip
 from lmkit.exercises.core import Case, Exercise, register
+from lmkit.exercises.feedback import matching_slip
 
 
 def _logits(gen: torch.Generator, *shape: int, scale: float = 2.0) -> torch.Tensor:

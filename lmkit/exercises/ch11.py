@@ -15,8 +15,8 @@ import torch
 
 from lmkit.basics.calibration import expected_calibration_error
 from lmkit.basics.classify import confusion_matrix, precision_recall_f1
-from lmkit.exercises.ch06 import matching_slip
 from lmkit.exercises.core import Case, Exercise, register
+from lmkit.exercises.feedback import matching_slip
 
 
 def _predictions(gen: torch.Generator, n: int, classes: int, skill: float = 0.7):

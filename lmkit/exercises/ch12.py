@@ -15,8 +15,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from lmkit.exercises.ch06 import matching_slip
 from lmkit.exercises.core import Case, Exercise, register
+from lmkit.exercises.feedback import matching_slip
 
 IGNORE = -100
 

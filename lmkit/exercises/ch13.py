@@ -17,8 +17,8 @@ from typing import Any
 
 import torch
 
-from lmkit.exercises.ch06 import matching_slip
 from lmkit.exercises.core import Case, Exercise, register
+from lmkit.exercises.feedback import matching_slip
 
 
 def _first_match(got: Any, slips: list[tuple[Any, str]]) -> str | None:
