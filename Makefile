@@ -15,7 +15,8 @@ OLDEST_VENV := .venv-oldest
 # Packages that come with torch's CUDA build; the oldest-torch venv takes them from its own torch.
 TORCH_FAMILY := ^(torch|triton|nvidia-|cuda-)
 
-.PHONY: setup app test lab lab-reset notebook-filter lint bench lock test-oldest clean
+.PHONY: setup app classroom test lab lab-reset notebook-filter lint bench lock test-oldest \
+	wheelhouse book clean
 
 $(STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
@@ -29,11 +30,19 @@ setup: $(STAMP)
 
 app: $(STAMP)
 	@if [ -f app/Home.py ]; then \
-		$(BIN)/streamlit run app/Home.py --server.fileWatcherType none; \
+		LMKIT_PRESENTER=$(PRESENTER) $(BIN)/streamlit run app/Home.py --server.fileWatcherType none; \
 	else \
 		echo "The Streamlit app is not built yet (see issue 'The Streamlit app')."; \
 		echo "The library is installed in $(VENV); try: $(BIN)/python -c 'import lmkit; print(lmkit.__version__)'"; \
 	fi
+
+# `make app PRESENTER=1`: larger fonts for a projector (app/Home.py reads LMKIT_PRESENTER).
+# `make classroom`: one app process per core behind nginx with sticky sessions, for a class
+# (classroom/launch.py; docs/instructor-guide.md). CLASSROOM_WORKERS= overrides the count.
+CLASSROOM_PORT ?= 8501
+classroom: $(STAMP)
+	LMKIT_PRESENTER=$(PRESENTER) $(BIN)/python -m classroom.launch --port $(CLASSROOM_PORT) \
+		$(if $(CLASSROOM_WORKERS),--workers $(CLASSROOM_WORKERS))
 
 test: $(STAMP)
 	LMKIT_LOCKED_VENV=1 $(BIN)/python -m pytest
@@ -65,6 +74,15 @@ notebook-filter:
 	git config filter.lmkit-notebooks.clean "$(PYTHON) tools/strip_notebooks.py --stdin"
 	@echo "notebook-filter: git now strips outputs from chapters/**/*.ipynb when staging them."
 
+# `make book`: every chapter and the appendix executed headless on the CPU (as the notebook test
+# runs them) and rendered into _build/book/ (git-ignored), a static site with search that needs
+# no network (tools/build_book.py). MathJax comes from npm once; without it formulas stay as TeX.
+MATHJAX := _build/npm/node_modules/mathjax/es5/tex-chtml.js
+book: $(STAMP)
+	@[ -f $(MATHJAX) ] || npm install --prefix _build/npm --no-save --no-audit --no-fund \
+		mathjax@3.2.2 || echo "make book: npm could not fetch MathJax; formulas stay as TeX."
+	$(BIN)/python tools/build_book.py --out _build/book
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
@@ -77,6 +95,14 @@ lock: $(STAMP)
 	$(BIN)/python -m pip install "uv==$(UV_VERSION)"
 	$(BIN)/uv pip compile pyproject.toml --extra all --universal --python-version 3.10 \
 		--constraint lock-constraints.txt --custom-compile-command "make lock" --output-file $(LOCK)
+
+# Everything `make setup` installs, as files, for a room without network: copy the repository
+# with wheelhouse/ to each machine and run  PIP_NO_INDEX=1 PIP_FIND_LINKS=$PWD/wheelhouse make setup
+# (pip reads both variables). The wheels are for this machine's platform and Python version.
+WHEELHOUSE ?= wheelhouse
+wheelhouse: $(STAMP)
+	$(BIN)/python -m pip download -r $(LOCK) -d $(WHEELHOUSE)
+	$(BIN)/python -m pip download "pip==$(PIP_VERSION)" "setuptools>=69" -d $(WHEELHOUSE)
 
 # The whole suite on the oldest torch we claim, with every other package as locked.
 test-oldest:

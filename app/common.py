@@ -5,12 +5,17 @@ This is the app's thin Streamlit layer over lmkit. Three rules hold for the whol
 - **Models load once per process** (``st.cache_resource``) and are shared by every session.
   They are only ever used in eval mode under ``torch.inference_mode`` or for gradients of
   inputs (saliency), never trained in place, so concurrent reads are safe.
-- **Heavy work takes a slot.** A classroom of 30 people on a 2-core machine must not start 30
-  generations at once (each would crawl and the server would stall): :func:`work_slot` lets
-  ``SLOTS`` run at a time and queues the rest, first come first served, telling the visitor
-  they are waiting. Long jobs (a file to classify) run in short chunks, each in its own slot
-  with ``batch=True``: waiting interactive work goes before the next chunk, and chunks never
-  hold the last free slot (:class:`Slots`), so one visitor's file cannot block everyone else.
+- **Generation and classification are batched across sessions.** Each built-in model has one
+  process-wide :class:`~lmkit.serving.engine.GenerationEngine` (:func:`generation_engine`): 30
+  visitors pressing **Generate** together are decoded as one batch, a step at a time, each
+  with its own settings and seed, instead of 30 generations queueing for two cores. Likewise
+  one :class:`~lmkit.serving.batcher.ClassificationBatcher` per classifier
+  (:func:`classification_batcher`) turns classify clicks that arrive together into one forward.
+- **Other heavy work takes a slot.** :func:`work_slot` lets ``SLOTS`` jobs (beam search,
+  saliency, attention maps, …) run at a time and queues the rest, first come first served,
+  telling the visitor they are waiting. Long jobs (a file to classify) run in short chunks,
+  each in its own slot with ``batch=True``: waiting interactive work goes before the next
+  chunk, and chunks never hold the last free slot (:class:`Slots`), so one visitor's file cannot block everyone else.
 - **Visitors choose models by name only.** :func:`load_builtin` accepts the names of the
   built-in models and nothing else, so no one can make the server read a path or a URL.
 """
@@ -26,12 +31,15 @@ import unicodedata
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import streamlit as st
 import torch
 
+from lmkit.decoding.generation import GenerationConfig, TokenStep
 from lmkit.errors import LmkitError
 from lmkit.hub import BUILTIN_MODELS, LoadedModel, available_models, load
+from lmkit.serving import ClassificationBatcher, GenerationEngine
 from lmkit.tasks.csv_batch import is_blank
 
 log = logging.getLogger("lmkit.app")
@@ -40,6 +48,9 @@ log = logging.getLogger("lmkit.app")
 # jobs fighting over two threads each.
 SLOTS = max(1, int(os.environ.get("LMKIT_APP_SLOTS", os.cpu_count() or 1)))
 SLOT_WAIT_S = 120.0  # give up (with a message) rather than hang a page forever
+ENGINE_MAX_BATCH = 64  # requests decoded together; more wait (a 64-row step is still ~30 ms)
+ENGINE_MAX_WAITING = 512  # beyond this a click gets "the server is busy"
+STREAM_EVERY_S = 0.1  # a page collects its new tokens ten times a second, not once per token
 MAX_CHARS = 2_000  # text boxes: longer input is cut, with a notice
 CHAR_LIMIT_HINT = f"at most {MAX_CHARS:,} characters are used"
 
@@ -65,6 +76,45 @@ def load_builtin(name: str) -> LoadedModel:
     if name not in BUILTIN_MODELS:
         raise LmkitError(f"Unknown model {name!r}; choose one of {', '.join(available_models())}.")
     return _load_cached(name)
+
+
+@st.cache_resource(show_spinner=False)
+def _engine(name: str, kind: str) -> Any:
+    loaded = load_builtin(name)
+    if kind == "generation":
+        return GenerationEngine(loaded.model, loaded.tokenizer, max_batch=ENGINE_MAX_BATCH,
+                                max_waiting=ENGINE_MAX_WAITING, name=f"generation-{name}")  # fmt: skip
+    return ClassificationBatcher(loaded, max_batch=32, max_waiting=ENGINE_MAX_WAITING)
+
+
+def _shared(loaded: LoadedModel, kind: str) -> Any:
+    engine = _engine(loaded.name, kind)
+    if engine.model is not loaded.model or not engine.alive:  # a model not from load_builtin
+        engine.close(timeout=1)
+        _engine.clear()
+        engine = _engine(loaded.name, kind)
+    return engine
+
+
+def generation_engine(loaded: LoadedModel) -> GenerationEngine:
+    """The process-wide generation engine of a built-in model (one worker thread per model)."""
+    return _shared(loaded, "generation")
+
+
+def classification_batcher(loaded: LoadedModel) -> ClassificationBatcher:
+    """The process-wide classification batcher of a built-in classifier."""
+    return _shared(loaded, "classification")
+
+
+def generated_steps(loaded: LoadedModel, ids: list[int], config: GenerationConfig
+                    ) -> Iterator[TokenStep]:  # fmt: skip
+    """A generation's TokenSteps from the shared engine as they are made. A visitor who clicks
+    again or leaves stops the script, which closes this generator: the request is cancelled."""
+    handle = generation_engine(loaded).submit(ids, config)
+    try:
+        yield from handle.steps(timeout=SLOT_WAIT_S, every=STREAM_EVERY_S)
+    finally:
+        handle.cancel()
 
 
 def model_names(kind: str) -> list[str]:

@@ -1,28 +1,25 @@
 """Classroom load on the app: many visitors at once, latency of the heavy work, zero errors.
 
-Run it with ``python -m bench.app_load`` (defaults: 30 sessions, 3 requests each). Two workloads:
+Run it with ``python -m bench.app_load`` (defaults: 30 and 60 sessions, 3 requests each).
+``--label before`` names the report ``app-load-before`` so an earlier run is kept. Workloads:
 
-**(a) generation, through a real server.** The script starts ``streamlit run app/Home.py`` on a
-free local port and opens ``--sessions`` websocket sessions to it, speaking the protocol the
-browser speaks (protobuf ``BackMsg``/``ForwardMsg`` on ``/_stcore/stream``). Each session opens
-the Generate page, then presses **Generate** ``--rounds`` times with *Max new tokens* =
-``--tokens`` and *Stop at story end* off, so every request makes exactly that many tokens with
-tiny-gpt (greedy, the page's default prompt). All sessions start together, as when a teacher
-says "now press Generate". A request's latency is the time from sending the click to receiving
-the server's ``script_finished``: waiting for one of the app's work slots
-(``common.work_slot``), the generation with its streamed updates, the probability figure and
-the rest of the page. A request counts as an error if the page shows an exception or an
-``st.error`` box, if the run does not finish successfully, or if the *Tokens* metric does not
-say ``--tokens``.
+**(a) the pages, through a real server.** The script starts ``streamlit run app/Home.py`` on a
+free local port and, for each ``--sessions`` count and each page in ``--pages``, opens that
+many websocket sessions at once (:mod:`bench.app_clients`), as when a teacher says "now press
+Generate". Each session opens the page and presses its button ``--rounds`` times: on the
+Generate page **Generate** with *Max new tokens* = ``--tokens`` and *Stop at story end* off, so
+every request makes exactly that many tokens with tiny-gpt (greedy, the default prompt); on the
+Classify page **Classify** with its defaults; on the Attention page **Generate and trace
+attention**. A request's latency is the time from sending the click to receiving the server's
+``script_finished``: any wait for shared work, the model's work with its streamed updates, the
+figures and the rest of the page.
 
 **(b) classification, in this process.** ``--sessions`` threads each make ``--rounds``
 requests of one sentence through ``common.work_slot`` (the same slot logic and slot count as
 the app, but its own semaphore since it is another process). The workload is
 ``lmkit.tasks.text_classify.predict_proba`` with ``lmkit.load("minilm-sentiment")`` when both exist,
 otherwise MiniLM sentence embeddings (``lmkit.minilm.embeddings.encode_sentences``); the
-report names which. **(c)** With ``--classify-page`` (the default) the same server is also
-driven on the Classify page: each session presses **Classify** with the page's defaults, which
-classify *and* explain (integrated-gradients saliency), so that row is the student's view.
+report names which.
 
 The client runs on the same machine as the server and takes some CPU from it; the load average
 is recorded at start and end.
@@ -31,7 +28,6 @@ is recorded at start and end.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import importlib.util
 import os
 import socket
@@ -45,6 +41,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from bench.app_clients import PAGES, run_visitors
 from bench.common import REPO_ROOT, Report, add_common_args, run_cli
 from lmkit.errors import LmkitError
 
@@ -108,136 +105,6 @@ def stop_server(server: subprocess.Popen) -> None:
         server.kill()
 
 
-# ------------------------------------------------------------------------------ a visitor
-class PageRun:
-    """What one script run of a page sent: widget ids by label, problems, metrics."""
-
-    def __init__(self) -> None:
-        self.widgets: dict[str, str] = {}
-        self.problems: list[str] = []
-        self.metrics: dict[str, str] = {}
-        self.page_hash = ""
-        self.status = ""
-        self.successes: list[str] = []
-
-    def read(self, msg: Any) -> bool:
-        """Take in one ForwardMsg; True when the script run has finished."""
-        from streamlit.proto.Alert_pb2 import Alert
-        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
-
-        kind = msg.WhichOneof("type")
-        if kind == "navigation":  # the page that actually ran (new_session names the main script)
-            self.page_hash = msg.navigation.page_script_hash
-        elif kind == "delta" and msg.delta.WhichOneof("type") == "new_element":
-            element = msg.delta.new_element
-            which = element.WhichOneof("type")
-            inner = getattr(element, which)
-            if which == "exception":
-                self.problems.append(f"exception: {inner.message}")
-            elif which == "alert" and inner.format == Alert.ERROR:
-                self.problems.append(f"error box: {inner.body}")
-            elif which == "alert" and inner.format == Alert.SUCCESS:
-                self.successes.append(inner.body)
-            elif which == "metric":
-                self.metrics[inner.label] = inner.body
-            elif hasattr(inner, "id") and hasattr(inner, "label") and inner.id:
-                self.widgets[inner.label] = inner.id
-        elif kind == "script_finished":
-            self.status = ForwardMsg.ScriptFinishedStatus.Name(msg.script_finished)
-            return msg.script_finished != ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY
-        return False
-
-
-async def _run_script(ws: Any, page: str, page_hash: str, states: list) -> PageRun:
-    from streamlit.proto.BackMsg_pb2 import BackMsg
-    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
-
-    back = BackMsg()
-    back.rerun_script.query_string = ""
-    back.rerun_script.page_name = page
-    back.rerun_script.page_script_hash = page_hash
-    back.rerun_script.widget_states.widgets.extend(states)
-    await ws.send(back.SerializeToString())
-    run = PageRun()
-    while True:
-        msg = ForwardMsg()
-        msg.ParseFromString(await ws.recv())
-        if run.read(msg):
-            return run
-
-
-async def visitor(url: str, rounds: int, tokens: int, out: dict[str, list]) -> None:
-    """One session: open the Generate page, press Generate ``rounds`` times."""
-    from streamlit.proto.WidgetStates_pb2 import WidgetState
-    from websockets.asyncio.client import connect
-
-    async with connect(url, subprotocols=["streamlit"], max_size=None, open_timeout=120) as ws:
-        started = time.perf_counter()
-        page = await _run_script(ws, "generate", "", [])
-        out["open"].append(time.perf_counter() - started)
-        out["problems"] += page.problems
-        try:
-            ids = {name: page.widgets[name] for name in
-                   ("Max new tokens", "Stop at story end", "Generate")}  # fmt: skip
-        except KeyError as exc:
-            out["problems"].append(f"widget {exc} not found on the Generate page")
-            return
-        for round_ in range(rounds):
-            length = WidgetState(id=ids["Max new tokens"])
-            length.double_array_value.data.append(tokens)
-            stop = WidgetState(id=ids["Stop at story end"], bool_value=False)
-            click = WidgetState(id=ids["Generate"], trigger_value=True)
-            started = time.perf_counter()
-            run = await _run_script(ws, "generate", page.page_hash, [length, stop, click])
-            out["generate"].append(time.perf_counter() - started)
-            if round_ == 0:
-                out["generate_first"].append(out["generate"][-1])
-            out["problems"] += run.problems
-            if run.status != "FINISHED_SUCCESSFULLY":
-                out["problems"].append(f"run ended with {run.status}")
-            if run.metrics.get("Tokens") != str(tokens):
-                out["problems"].append(f"Tokens metric {run.metrics.get('Tokens')!r}")
-            else:
-                out["rates"].append(float(run.metrics.get("Tokens per second", "nan")))
-
-
-async def classify_visitor(url: str, rounds: int, out: dict[str, list]) -> None:
-    """One session: open the Classify page, press Classify ``rounds`` times (page defaults)."""
-    from streamlit.proto.WidgetStates_pb2 import WidgetState
-    from websockets.asyncio.client import connect
-
-    async with connect(url, subprotocols=["streamlit"], max_size=None, open_timeout=120) as ws:
-        page = await _run_script(ws, "classify", "", [])
-        out["problems"] += page.problems
-        if "Classify" not in page.widgets:
-            out["problems"].append("no Classify button on the Classify page")
-            return
-        for round_ in range(rounds):
-            click = WidgetState(id=page.widgets["Classify"], trigger_value=True)
-            started = time.perf_counter()
-            run = await _run_script(ws, "classify", page.page_hash, [click])
-            out["classify_page"].append(time.perf_counter() - started)
-            if round_ == 0:
-                out["classify_page_first"].append(out["classify_page"][-1])
-            out["problems"] += run.problems
-            if run.status != "FINISHED_SUCCESSFULLY" or not run.successes:
-                out["problems"].append(f"classify run: {run.status}, no label shown")
-
-
-async def _visitors(
-    url: str, sessions: int, rounds: int, tokens: int, page: str
-) -> dict[str, list]:
-    out: dict[str, list] = {"open": [], "generate": [], "generate_first": [], "classify_page": [],
-                            "classify_page_first": [], "problems": [], "rates": []}  # fmt: skip
-    if page == "generate":
-        tasks = [visitor(url, rounds, tokens, out) for _ in range(sessions)]
-    else:
-        tasks = [classify_visitor(url, rounds, out) for _ in range(sessions)]
-    results = await asyncio.gather(*tasks, return_exceptions=True)
-    out["problems"] += [f"session failed: {r!r}" for r in results if isinstance(r, BaseException)]
-    return out
-
-
 # ------------------------------------------------------------------------------ classification
 def classify_workload() -> tuple[str, Any]:
     """The MiniLM classification to time, and its name in the report."""
@@ -297,96 +164,100 @@ def classify_under_load(sessions: int, rounds: int) -> tuple[str, dict[str, list
 
 
 # ------------------------------------------------------------------------------ the report
+PAGE_ROWS = {  # page -> (what opening it is called, what a click is called)
+    "generate": ("open the Generate page (first run of a session)", "generate {tokens} tokens"),
+    "classify": ("open the Classify page (first run of a session)", "Classify page"),
+    "attention": ("open the Attention page (first run, default maps)", "Attention page trace"),
+}
+
+
+def _page_rows(report: Report, page: str, result: dict, sessions: int, tokens: int) -> None:
+    opening, click = PAGE_ROWS[page]
+    click = click.format(tokens=tokens)
+    suffix = f", {sessions} sessions"
+    report.add_row(opening + suffix, unit="ms", **percentiles(result["open"]), errors=None,
+                   wall_s=None)  # fmt: skip
+    report.add_row(f"{click}, first click (all sessions at once){suffix}", unit="ms",
+                   **percentiles(result["first_click"]), errors=None, wall_s=None)  # fmt: skip
+    report.add_row(f"{click}, every click (click → page finished){suffix}", unit="ms",
+                   **percentiles(result["click"]), errors=len(result["problems"]),
+                   wall_s=result["wall_s"])  # fmt: skip
+
+
 def measure(args: argparse.Namespace, device: torch.device) -> Report:
     torch.set_num_threads(1)  # as the app does (common._configure_torch)
     slots = int(os.environ.get("LMKIT_APP_SLOTS", os.cpu_count() or 1))
+    name = "app-load" if not args.label else f"app-load-{args.label}"
     report = Report(
-        "app-load",
+        name,
         "cpu" if device.type == "cpu" else str(device),
         {"sessions": args.sessions, "rounds": args.rounds, "tokens": args.tokens,
-         "work_slots": slots, "model": "tiny-gpt"},
+         "pages": args.pages, "work_slots": slots, "model": "tiny-gpt"},
     )  # fmt: skip
     port = _free_port()
     server = start_server(port)
+    url = f"ws://127.0.0.1:{port}/_stcore/stream"
+    problems: dict[str, list[str]] = {}
+    rates: list[float] = []
     try:
-        started = time.perf_counter()
-        url = f"ws://127.0.0.1:{port}/_stcore/stream"
-        generation = asyncio.run(
-            _visitors(url, args.sessions, args.rounds, args.tokens, "generate")
-        )
-        generation_wall = time.perf_counter() - started
-        classify_page = {"classify_page": [], "problems": []}
-        page_wall = None
-        if args.classify_page:
-            started = time.perf_counter()
-            classify_page = asyncio.run(
-                _visitors(url, args.sessions, args.rounds, args.tokens, "classify")
-            )
-            page_wall = time.perf_counter() - started
+        for sessions in args.sessions:
+            for page in args.pages:
+                result = run_visitors(url, page, sessions, args.rounds, args.tokens)
+                _page_rows(report, page, result, sessions, args.tokens)
+                problems[f"{page} page errors, {sessions} sessions"] = result["problems"]
+                rates += [r for r in result["rates"] if np.isfinite(r)]
     finally:
         stop_server(server)
-    started = time.perf_counter()
-    workload, classification = classify_under_load(args.sessions, args.rounds)
-    classify_wall = time.perf_counter() - started
-
-    report.add_row("open the Generate page (first run of a session)", unit="ms",
-                   **percentiles(generation["open"]), errors=0, wall_s=None)  # fmt: skip
-    report.add_row(f"generate {args.tokens} tokens, first click (all sessions at once)",
-                   unit="ms", **percentiles(generation["generate_first"]), errors=None,
-                   wall_s=None)  # fmt: skip
-    report.add_row(f"generate {args.tokens} tokens, every click (click → page finished)",
-                   unit="ms", **percentiles(generation["generate"]),
-                   errors=len(generation["problems"]), wall_s=generation_wall)  # fmt: skip
-    report.add_row("classify one sentence (MiniLM, in-process, work_slot)", unit="ms",
-                   **percentiles(classification["classify"]),
-                   errors=len(classification["problems"]), wall_s=classify_wall)  # fmt: skip
-    if args.classify_page:
-        report.add_row("Classify page, first click (all sessions at once)", unit="ms",
-                       **percentiles(classify_page["classify_page_first"]), errors=None,
-                       wall_s=None)  # fmt: skip
-        report.add_row("Classify page, every click (click → page finished)", unit="ms",
-                       **percentiles(classify_page["classify_page"]),
-                       errors=len(classify_page["problems"]), wall_s=page_wall)  # fmt: skip
-    rates = [r for r in generation["rates"] if np.isfinite(r)]
+    for sessions in args.sessions:
+        started = time.perf_counter()
+        workload, classification = classify_under_load(sessions, args.rounds)
+        report.add_row(f"classify one sentence (MiniLM, in-process, work_slot), {sessions} sessions",
+                       unit="ms", **percentiles(classification["classify"]),
+                       errors=len(classification["problems"]),
+                       wall_s=time.perf_counter() - started)  # fmt: skip
+        problems[f"classification errors, {sessions} sessions"] = classification["problems"]
     report.checks = {
-        "generation errors": len(generation["problems"]),
-        "classification errors": len(classification["problems"]),
-        "Classify page errors": len(classify_page["problems"]) if args.classify_page else None,
-        "generation requests": args.sessions * args.rounds,
-        "classification requests": args.sessions * args.rounds,
+        **{what: len(found) for what, found in problems.items()},
+        "requests per page and session count": f"sessions × {args.rounds}",
         "median tokens/s inside one generation": float(np.median(rates)) if rates else None,
         "classification workload": workload,
     }
-    problems = generation["problems"] + classification["problems"] + classify_page["problems"]
     report.notes += [
-        "Generation: real `streamlit run` server, websocket sessions speaking the browser's "
-        "protocol; latency = click sent → script_finished received (slot wait + generation "
-        "with streamed updates + figures). All sessions start at once; 'first click' is that "
-        "burst, 'every click' also counts the later rounds, in which each session clicks again "
-        "as soon as its page has finished, so the server stays saturated (a worst case). "
-        "Errors are counted over every click.",
+        "Pages: real `streamlit run` server, websocket sessions speaking the browser's "
+        "protocol (bench/app_clients.py); latency = click sent → script_finished received. All "
+        "sessions of a row start at once; 'first click' is that burst, 'every click' also "
+        "counts the later rounds, in which each session clicks again as soon as its page has "
+        "finished, so the server stays saturated (a worst case). Errors are counted over every "
+        "click.",
+        "Classify page: the page's defaults (first classifier model, integrated-gradients "
+        "saliency), i.e. classification plus explanation, as a student sees it.",
         "Classification: threads in the benchmark process through common.work_slot (same slot "
         "count as the app), one sentence per request; not through the server.",
-        "Classify page (with --classify-page): the same server, sessions on the Classify page "
-        "pressing Classify with its defaults (first classifier model, integrated-gradients "
-        "saliency), i.e. classification plus explanation, as a student sees it.",
         "Client and server share this machine's cores.",
-        *[f"problem: {p}" for p in problems[:20]],
+        *[f"problem: {p}" for found in problems.values() for p in found[:5]],
     ]
     return report
 
 
 def main(argv: list[str] | None = None) -> Report | None:
     parser = add_common_args(argparse.ArgumentParser(description=__doc__.splitlines()[0]))
-    parser.add_argument("--sessions", type=int, default=30, help="concurrent visitors")
+    parser.add_argument(
+        "--sessions",
+        type=int,
+        nargs="+",
+        default=[30, 60],
+        help="concurrent visitors; several counts run one after another",
+    )
     parser.add_argument("--rounds", type=int, default=3, help="requests per visitor")
     parser.add_argument("--tokens", type=int, default=64, help="new tokens per generation")
     parser.add_argument(
-        "--classify-page",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="also drive the real Classify page through the server (default on)",
+        "--pages",
+        nargs="+",
+        choices=PAGES,
+        default=list(PAGES),
+        help="pages to drive through the server (default: all three)",
     )
+    parser.add_argument("--label", default="", help="report name suffix, e.g. 'before'")
     parser.set_defaults(device="cpu")
     return run_cli(parser, argv, measure)
 

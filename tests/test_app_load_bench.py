@@ -23,9 +23,10 @@ def test_app_load_runs_end_to_end_and_counts_every_request(tmp_path, monkeypatch
     assert rows["generate 5 tokens"]["n"] == 2 and rows["generate 5 tokens"]["errors"] == 0
     assert rows["classify one sentence"]["n"] == 2 and rows["classify one sentence"]["errors"] == 0
     assert rows["Classify page"]["n"] == 2 and rows["Classify page"]["errors"] == 0
-    assert data["checks"]["generation errors"] == 0
-    assert data["checks"]["classification errors"] == 0
-    assert data["checks"]["Classify page errors"] == 0
+    assert rows["Attention page trace"]["n"] == 2 and rows["Attention page trace"]["errors"] == 0
+    for what in ("generate page", "classify page", "attention page"):
+        assert data["checks"][f"{what} errors, 2 sessions"] == 0
+    assert data["checks"]["classification errors, 2 sessions"] == 0
     assert (
         rows["generate 5 tokens"]["p50"]
         <= rows["generate 5 tokens"]["p95"]

@@ -109,18 +109,18 @@ def _one_text(choice: str, models: list[str]) -> None:
         if cleaned.empty:
             st.info("Type a text above first: there is nothing to classify.")
         else:
-            with common.guarded("classifying the text"), common.work_slot("the classification"):
-                from lmkit.tasks.text_classify import classify
-
+            with common.guarded("classifying the text"):
                 model_name = _pick_model(choice, cleaned.text, models)
                 loaded = common.load_builtin(model_name)
-                result = classify(loaded, cleaned.text)
+                # One batched forward for every visitor who clicked at about the same time.
+                result = common.classification_batcher(loaded).classify(cleaned.text)
                 stored = (choice, cleaned.text, result, None, model_name)
                 st.session_state[RESULT_KEY] = stored
                 # Text the model cannot read gets no label, so nothing to explain either;
                 # a failed explanation must not hide the classification itself.
                 if result.readable:
-                    with common.guarded("explaining the decision"):
+                    explaining = common.work_slot("the explanation")
+                    with common.guarded("explaining the decision"), explaining:
                         explanation = _explain(loaded, cleaned.text, method, steps)
                         st.session_state[RESULT_KEY] = (*stored[:3], explanation, model_name)
     stored = st.session_state.get(RESULT_KEY)

@@ -6,8 +6,8 @@ temperature, top-k and top-p (:func:`lmkit.viz.next_token_bars`). Beam search dr
 search tree (:func:`lmkit.viz.beam_tree`). Step-by-step mode adds one token per click.
 
 Prompts are fed after ``<|endoftext|>``, the way tiny-gpt saw every story start in training; an
-empty prompt therefore starts a brand-new story (and the page says so). Every run happens in a
-shared work slot (:func:`common.work_slot`) and under :func:`common.guarded`.
+empty prompt therefore starts a brand-new story (and the page says so). Text comes from the shared
+engine (:func:`common.generated_steps`); beam search takes a work slot (:func:`common.work_slot`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import streamlit as st
 
 from lmkit.data.instructions import PROMPT_TEMPLATE, format_instruction
 from lmkit.decoding.beam import beam_search
-from lmkit.decoding.generation import GenerationConfig, TokenStep, stream
+from lmkit.decoding.generation import GenerationConfig, TokenStep
 from lmkit.hub import model_info
 from lmkit.viz.decoding import beam_tree, next_token_bars, token_confidence
 from lmkit.viz.tokens import visible
@@ -212,16 +212,16 @@ def _config(settings: dict[str, Any], eos_id: int | None, max_new: int) -> Gener
 
 # ------------------------------------------------------------------------------ running
 def _run_stream(loaded: Any, ids: list[int], config: GenerationConfig, live: Any) -> dict:
-    """Generate token by token, redrawing ``live`` (an st.empty) after each one."""
+    """Generate token by token (all sessions batched), redrawing ``live`` (an st.empty)."""
     tokenizer = loaded.tokenizer
     watch = common.Stopwatch()
     steps: list[TokenStep] = []
     last_draw = 0.0
-    for step in stream(loaded.model, ids, config):
+    for step in common.generated_steps(loaded, ids, config):
         steps.append(step)
         watch.tick()
-        # Redrawing after every token would spend more time on messages than on the model
-        # (and hold a shared work slot longer); a dozen frames a second looks just as live.
+        # Redrawing after every token would spend more time on messages than on the model;
+        # a dozen frames a second looks just as live.
         if live is not None and time.perf_counter() - last_draw >= REDRAW_SECONDS:
             text = _continuation(tokenizer, steps, config.eos_id, final=False)
             live.markdown(f":blue[{_escape(text)}] ▌  \n*{watch.rate:.0f} tokens/s*")
@@ -282,7 +282,7 @@ def _streamed(loaded: Any, ids: list[int], prompt: str, settings: dict, key: tup
     output = st.empty()
     if clicked:
         config = _config(settings, loaded.tokenizer.eos_id, settings["max_new_tokens"])
-        with common.guarded("generating text"), common.work_slot("generation"):
+        with common.guarded("generating text"):
             result = _run_stream(loaded, ids, config, output)
             result.update(key=key, prompt=prompt, run_id=_next_run_id())
             st.session_state.gen_result = result
@@ -316,7 +316,7 @@ def _step_by_step(loaded: Any, ids: list[int], prompt: str, settings: dict, key:
         # Regenerating from the prompt (instead of storing a paused generator) makes step mode
         # give exactly the tokens of a full run with the same seed; a few ms per token.
         config = _config(settings, loaded.tokenizer.eos_id, len(done) + 1)
-        with common.guarded("generating the next token"), common.work_slot("generation"):
+        with common.guarded("generating the next token"):
             result = _run_stream(loaded, ids, config, None)
             result.update(key=key, prompt=prompt, run_id=_next_run_id())
             state["result"] = result

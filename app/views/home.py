@@ -22,6 +22,9 @@ PAGES = [
     ("views/attention.py", "🔍 Attention", "what every head of a GPT looks at", None),
     ("views/tokenizer.py", "🧩 Tokenizer", "how text becomes tokens", None),
     ("views/embeddings.py", "🧭 Embeddings", "sentences as vectors", None),
+    ("views/applications.py", "🧰 Applications", "entities, answers, translation, an FAQ bot",
+     "Chapter 13's models: named entities, extractive QA, English ↔ Chinese translation with "
+     "its cross-attention, and an FAQ assistant that knows when it does not know."),
     ("views/train.py", "🏋️ Train", "train a GPT and watch it learn",
      "From scratch, on the story world or your own text, with a live loss curve."),
 ]  # fmt: skip

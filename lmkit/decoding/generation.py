@@ -22,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -152,13 +152,15 @@ def _check_special_ids(config: GenerationConfig, vocab_size: int) -> None:
 
 # --------------------------------------------------------------------------- the context window
 # --------------------------------------------------------------------------- choosing tokens
-def _choose(
+def choose_next_tokens(
     logits: torch.Tensor,
     seq: torch.Tensor,
     config: GenerationConfig,
     generator: torch.Generator | None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Pick the next id of every row; returns (ids (B,), processed logits (B, V))."""
+    """Pick the next id of every row of ``logits`` (B, V) after ``seq`` (B, L) with ``config``'s
+    greedy/sample settings; returns (ids (B,), processed logits (B, V)). The one token choice
+    :func:`generate`, :func:`stream` and :mod:`lmkit.serving` share. Introduced in chapter 10."""
     greedy = config.strategy == "greedy" or config.temperature == 0
     penalize = config.repetition_penalty != 1.0
     processed = process_logits(
@@ -179,7 +181,9 @@ def _generator(config: GenerationConfig, device: torch.device) -> torch.Generato
     return torch.Generator(device=device).manual_seed(config.seed)
 
 
-def _prepare(model: Any, idx: object, config: object, overrides: dict[str, Any]):
+def prepare_inputs(model: Any, idx: object, config: object, overrides: dict[str, Any]):
+    """Checked ``(config, (B, T) CPU batch of ids, block_size)`` for a decoding call: the checks
+    :func:`generate`, :func:`stream` and :mod:`lmkit.serving` share. Introduced in chapter 10."""
     config = resolve_config(config, overrides)
     block, vocab = check_model(model)
     _check_special_ids(config, vocab)
@@ -199,7 +203,7 @@ def generate(
     has. Runs in inference mode with dropout off; the model's train/eval mode is restored.
     Introduced in chapter 10.
     """
-    config, batch, block = _prepare(model, idx, config, overrides)
+    config, batch, block = prepare_inputs(model, idx, config, overrides)
     if config.strategy == "beam":
         return _generate_beam(model, batch, config)
     warn_if_cropped(batch.shape[1], block)
@@ -211,7 +215,7 @@ def generate(
         logits = window.prefill(seq)
         finished = torch.zeros(seq.shape[0], dtype=torch.bool, device=device)
         for step in range(config.max_new_tokens):
-            ids, _ = _choose(logits, seq, config, generator)
+            ids, _ = choose_next_tokens(logits, seq, config, generator)
             if config.eos_id is not None:
                 ids = ids.masked_fill(finished, config.eos_id)
                 finished |= ids == config.eos_id
@@ -251,7 +255,7 @@ def stream(
     Arguments are checked now; the model runs as you iterate. Stops after ``eos_id``.
     Introduced in chapter 10.
     """
-    config, batch, block = _prepare(model, idx, config, overrides)
+    config, batch, block = prepare_inputs(model, idx, config, overrides)
     if config.strategy == "beam":
         raise ConfigError(
             "stream() supports strategy 'greedy' and 'sample'; for beam search use "
@@ -261,13 +265,6 @@ def stream(
         raise InputError(f"stream() takes one prompt (batch size 1), got {batch.shape[0]} rows.")
     warn_if_cropped(batch.shape[1], block)
     return _stream_steps(model, batch, config)
-
-
-def _top(probs: torch.Tensor, n: int, drop_zeros: bool) -> tuple[list[int], list[float]]:
-    values, ids = torch.topk(probs, min(n, probs.shape[-1]))
-    if drop_zeros:
-        ids, values = ids[values > 0], values[values > 0]
-    return ids.tolist(), values.tolist()
 
 
 def _stream_steps(model: Any, batch: torch.Tensor, config: GenerationConfig) -> Iterator[TokenStep]:
@@ -284,28 +281,64 @@ def _stream_steps(model: Any, batch: torch.Tensor, config: GenerationConfig) -> 
         with eval_mode(model), torch.inference_mode():
             if index > 0:
                 logits = window.advance(seq)
-            ids, processed = _choose(logits, seq, config, generator)
+            ids, processed = choose_next_tokens(logits, seq, config, generator)
             seq = torch.cat([seq, ids[:, None]], dim=1)
-            token = int(ids[0])
-            raw = torch.softmax(logits[0], dim=-1)
-            logprobs = torch.log_softmax(processed[0].float(), dim=-1)
-            top_ids, top_probs = _top(raw, config.top_alternatives, drop_zeros=False)
-            p_ids, p_probs = _top(logprobs.exp(), config.top_alternatives, drop_zeros=True)
-            step = TokenStep(
-                index=index,
-                token_id=token,
-                prob=float(logprobs[token].exp()),
-                logprob=float(logprobs[token]),
-                raw_prob=float(raw[token]),
-                top_ids=top_ids,
-                top_probs=top_probs,
-                processed_top_ids=p_ids,
-                processed_top_probs=p_probs,
-                elapsed=time.perf_counter() - started,
+            (step,) = describe_steps(
+                logits, processed, ids, config.top_alternatives, [index], [started]
             )
         yield step
-        if config.eos_id is not None and token == config.eos_id:
+        if config.eos_id is not None and step.token_id == config.eos_id:
             return
 
 
-__all__ = ["GenerationConfig", "TokenStep", "generate", "resolve_config", "stream"]
+def describe_steps(
+    logits: torch.Tensor,
+    processed: torch.Tensor,
+    ids: torch.Tensor,
+    top_alternatives: int,
+    indices: Sequence[int],
+    started: Sequence[float],
+) -> list[TokenStep]:
+    """One :class:`TokenStep` per row: row ``r`` chose ``ids[r]`` from its raw ``logits[r]``
+    and ``processed[r]`` (each (B, V)) as its token number ``indices[r]``; ``started[r]`` is
+    the ``time.perf_counter()`` at which that row's generation began. Introduced in chapter 10."""
+    raw = torch.softmax(logits, dim=-1)  # (B, V)
+    logprobs = torch.log_softmax(processed.float(), dim=-1)
+    n = min(top_alternatives, raw.shape[-1])
+    top_probs, top_ids = (t.tolist() for t in torch.topk(raw, n))
+    p_probs, p_ids = (t.tolist() for t in torch.topk(logprobs.exp(), n))
+    rows = torch.arange(ids.shape[0])
+    chosen = logprobs[rows, ids]
+    chosen_logprob, chosen_prob = chosen.tolist(), chosen.exp().tolist()
+    chosen_raw = raw[rows, ids].tolist()
+    now = time.perf_counter()
+    steps = []
+    for r, token in enumerate(ids.tolist()):
+        kept = [i for i, p in enumerate(p_probs[r]) if p > 0]  # filtered-out tokens: left out
+        steps.append(
+            TokenStep(
+                index=indices[r],
+                token_id=token,
+                prob=chosen_prob[r],
+                logprob=chosen_logprob[r],
+                raw_prob=chosen_raw[r],
+                top_ids=top_ids[r],
+                top_probs=top_probs[r],
+                processed_top_ids=[p_ids[r][i] for i in kept],
+                processed_top_probs=[p_probs[r][i] for i in kept],
+                elapsed=now - started[r],
+            )
+        )
+    return steps
+
+
+__all__ = [
+    "GenerationConfig",
+    "TokenStep",
+    "choose_next_tokens",
+    "describe_steps",
+    "generate",
+    "prepare_inputs",
+    "resolve_config",
+    "stream",
+]

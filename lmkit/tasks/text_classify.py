@@ -172,6 +172,21 @@ class BatchPrediction:
         """The most probable label of every text."""
         return [self.labels[i] for i in self.probabilities.argmax(dim=-1).tolist()]
 
+    def rows(self) -> list[Classification]:
+        """One :class:`Classification` per text, in order."""
+        return [
+            Classification(
+                label,
+                dict(zip(self.labels, probs, strict=True)),
+                self.truncated[i],
+                self.n_tokens[i],
+                self.unknown_share[i],
+            )
+            for i, (label, probs) in enumerate(
+                zip(self.predicted, self.probabilities.tolist(), strict=True)
+            )
+        ]
+
 
 def padding_id(tokenizer: Any) -> int:
     pad_id = getattr(tokenizer, "pad_id", None)
@@ -248,12 +263,4 @@ class Classification:
 
 def classify(loaded: Any, text: str) -> Classification:
     """Classify one text. Introduced in chapter 11."""
-    result = predict_batch(loaded, [_check_text(text)])
-    probs = result.probabilities[0].tolist()
-    return Classification(
-        result.predicted[0],
-        dict(zip(result.labels, probs, strict=True)),
-        result.truncated[0],
-        result.n_tokens[0],
-        result.unknown_share[0],
-    )
+    return predict_batch(loaded, [_check_text(text)]).rows()[0]

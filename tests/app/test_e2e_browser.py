@@ -1,8 +1,9 @@
 """End to end: the real app in a real (headless) browser, every page driven like a visitor would.
 
-Starts ``streamlit run app/Home.py`` on a free localhost port, opens each of the 7 pages in
+Starts ``streamlit run app/Home.py`` on a free localhost port, opens each of the 8 pages in
 headless Chromium through Selenium, types into the page's text box, presses its main button,
-waits for the result, and saves a screenshot to ``test-artifacts/screenshots/<page>.png``. A
+waits for the result (and, where a visit names it, for the text the result must show), and
+saves a screenshot to ``test-artifacts/screenshots/<page>.png``. A
 visible exception, a traceback or an error box on any page fails the test.
 
 Chromium and chromedriver come from the system (Debian: ``chromium`` and ``chromium-driver``);
@@ -52,6 +53,7 @@ class PageVisit:
     button: str | None = None
     result: str = '[data-testid="stPlotlyChart"], [data-testid="stAlertContentSuccess"]'
     then_press: str | None = None  # e.g. Stop, once the result is there
+    expect: str | None = None  # text that one of the ``result`` elements must show
 
 
 VISITS = [
@@ -73,6 +75,20 @@ VISITS = [
     ),
     PageVisit("tokenizer", "tokenizer", text="Anna 喜欢 apples 🍎 and cake!"),
     PageVisit("embeddings", "embeddings", text="Is an internet connection required?"),
+    PageVisit(
+        "applications",
+        "applications",
+        text="Jenny went to the park with Liu Yang.",
+        result='[data-testid="stPlotlyChart"]',
+        expect="Liu Yang",  # the entity's box in the figure
+    ),
+    PageVisit(
+        "applications-translation",
+        "applications",
+        tab="Translation EN ↔ ZH",
+        result='[data-testid="stAlertContentSuccess"]',
+        expect="午饭以后，安娜给山姆做了一碗面条。",  # the example's translation
+    ),
     PageVisit("train", "train", button="Train", then_press="Stop"),
 ]
 
@@ -211,6 +227,23 @@ def _wait_for(driver, css: str, timeout: float = PAGE_RESULT_S):
     pytest.fail(f"nothing matching {css!r} appeared within {timeout:.0f} s")
 
 
+def _wait_for_text(driver, css: str, text: str, timeout: float = PAGE_RESULT_S) -> None:
+    """Wait until a visible element matching ``css`` shows ``text``."""
+    deadline, seen = time.monotonic() + timeout, []
+    while time.monotonic() < deadline:
+        seen = []
+        for element in _visible(driver, css):
+            try:
+                seen.append(element.text)
+            except StaleElementReferenceException:
+                continue
+        if any(text in shown for shown in seen):
+            return
+        _fail_on_problems(driver)
+        time.sleep(0.5)
+    pytest.fail(f"no {css!r} showed {text!r} within {timeout:.0f} s; they showed {seen!r}")
+
+
 def _main(driver):
     return driver.find_element(By.CSS_SELECTOR, '[data-testid="stMain"]')
 
@@ -288,6 +321,8 @@ def test_every_page_works_in_a_real_browser(app_url, browser, visit):
             _click(browser, "button", visit.button)
             time.sleep(0.5)
         _wait_for(browser, visit.result)
+        if visit.expect is not None:
+            _wait_for_text(browser, visit.result, visit.expect)
         if visit.then_press is not None:
             _click(browser, "button", visit.then_press)
         _wait_idle(browser)
