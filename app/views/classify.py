@@ -17,6 +17,8 @@ import io
 import common
 import streamlit as st
 
+from lmkit.serving import SharedMemo
+
 MAX_UPLOAD_MB = 1  # the server allows 2 MB (.streamlit/config.toml); this page asks for less
 MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 1_000_000
 MAX_ROWS = 2_000
@@ -27,6 +29,7 @@ MAX_BATCH_TOKENS = 1_024  # padded tokens per forward pass: well under a second 
 CHUNK_SECONDS = 1.0  # work per chunk, each in its own (batch) work slot
 MAX_JOB_SECONDS = 60.0  # a file stops after this much work, keeping what it has done
 PREVIEW_ROWS = 20
+EXPLANATIONS_KEPT = 256  # recent (model, text, method, steps) explanations shared by all sessions
 DEFAULT_TEXT = "The film was slow at first, but the ending was wonderful."
 # Integrated gradients first: a confident model (p ≈ 1) has almost no gradient left at its
 # input, so gradient × input shows near-zero scores where integrated gradients still explains.
@@ -76,12 +79,26 @@ def _pick_model(choice: str, text: str, models: list[str]) -> str:
     return picked if picked in models else models[0]
 
 
+@st.cache_resource(show_spinner=False)
+def _recent_explanations() -> SharedMemo:
+    """Explanations shared by every session: a class clicking **Classify** on the example text
+    gets one integrated-gradients run between them, not one each (they are deterministic)."""
+    return SharedMemo(EXPLANATIONS_KEPT)
+
+
 def _explain(loaded, text: str, method: str, steps: int):
     from lmkit.tasks import saliency
 
-    if METHODS[method] == "integrated_gradients":
-        return saliency.integrated_gradients(loaded, text, steps=steps)
-    return saliency.gradient_x_input(loaded, text)
+    def run():
+        with common.work_slot("the explanation"):
+            if METHODS[method] == "integrated_gradients":
+                # All steps + 1 points of the path in one forward pass, not two.
+                return saliency.integrated_gradients(
+                    loaded, text, steps=steps, batch_size=steps + 1
+                )
+            return saliency.gradient_x_input(loaded, text)
+
+    return _recent_explanations().get_or_make((loaded.name, text, method, steps), run)
 
 
 def _one_text(choice: str, models: list[str]) -> None:
@@ -105,6 +122,9 @@ def _one_text(choice: str, models: list[str]) -> None:
     )
     cleaned = common.clean_text(raw)
     common.show_notes(cleaned)
+    if not cleaned.empty:  # load the model while the page is read, not on the first click
+        with common.guarded("loading the model"):
+            common.load_builtin(_pick_model(choice, cleaned.text, models))
     if st.button("Classify", type="primary", key="classify_go"):
         if cleaned.empty:
             st.info("Type a text above first: there is nothing to classify.")
@@ -119,8 +139,7 @@ def _one_text(choice: str, models: list[str]) -> None:
                 # Text the model cannot read gets no label, so nothing to explain either;
                 # a failed explanation must not hide the classification itself.
                 if result.readable:
-                    explaining = common.work_slot("the explanation")
-                    with common.guarded("explaining the decision"), explaining:
+                    with common.guarded("explaining the decision"):
                         explanation = _explain(loaded, cleaned.text, method, steps)
                         st.session_state[RESULT_KEY] = (*stored[:3], explanation, model_name)
     stored = st.session_state.get(RESULT_KEY)

@@ -5,7 +5,8 @@ classification. Introduced in chapter 14.
   that decodes every running request in one batched step;
 - :mod:`lmkit.serving.batched_step`: that step, each request at its own position;
 - :mod:`lmkit.serving.handle`: what a caller holds (:class:`RequestHandle`) and the errors;
-- :mod:`lmkit.serving.batcher`: :class:`BatchWorker` and :class:`ClassificationBatcher`.
+- :mod:`lmkit.serving.batcher`: :class:`BatchWorker` and :class:`ClassificationBatcher`;
+- :mod:`lmkit.serving.memo`: :class:`SharedMemo`, answers worked out once for many visitors.
 """
 
 from lmkit.serving.batcher import BatchWorker, ClassificationBatcher
@@ -18,6 +19,7 @@ from lmkit.serving.handle import (
     RequestHandle,
     ServerBusyError,
 )
+from lmkit.serving.memo import SharedMemo
 
 __all__ = [
     "BatchWorker",
@@ -29,4 +31,5 @@ __all__ = [
     "RequestCancelled",
     "RequestHandle",
     "ServerBusyError",
+    "SharedMemo",
 ]

@@ -1,4 +1,4 @@
-"""One decoding step for many requests at once, each at its own position with its own KV cache.
+"""One decoding step for many requests at once, each at its own position in a shared KV cache.
 
 Introduced in chapter 14. :meth:`lmkit.gpt.model.GPT.forward` runs a batch whose rows all sit
 at the same position (one scalar ``offset``, one shared :class:`~lmkit.nn.kv_cache.KVCache`).
@@ -7,11 +7,12 @@ tokens, the next joined a moment ago with a 90-token prompt. :func:`decode_step`
 token per request through the model's own layers (the same modules ``GPT.forward`` uses, in the
 same order) and differs in exactly two places:
 
-1. **positions**: row ``r``'s token gets the position embedding (or rotary angle) of *its*
-   position, ``caches[r].length``;
-2. **attention**: each layer appends row ``r``'s new key/value to ``caches[r]``, then the keys
-   of all rows are copied into one zero-padded ``(B, H, S_max, hd)`` tensor and a mask hides
-   the padding, so row ``r`` attends to its own ``caches[r].length + 1`` positions only.
+1. **positions**: request ``r``'s token gets the position embedding (or rotary angle) of *its*
+   position, ``cache.lengths[rows[r]]``;
+2. **attention**: each layer writes every request's new key/value into its row of one
+   :class:`~lmkit.serving.row_cache.RowKVCache` (one indexed write for all rows) and attends
+   over the rows' keys, ``(B, H, S_max, hd)``, with a mask that hides each row's padding, so
+   request ``r`` attends to its own ``length + 1`` positions only.
 
 Everything else (embedding, LayerNorms, projections, MLPs, the output layer) is one batched
 matmul per layer instead of ``B`` small ones: that is where batching wins.
@@ -25,8 +26,8 @@ import torch
 import torch.nn.functional as F
 
 from lmkit.errors import ConfigError
-from lmkit.nn.kv_cache import KVCache
 from lmkit.nn.positional import apply_rotary
+from lmkit.serving.row_cache import RowKVCache
 
 __all__ = ["check_batchable", "decode_step"]
 
@@ -48,49 +49,54 @@ def _attend(
     attn: Any,
     x: torch.Tensor,
     rotary: Any,
-    caches: list[KVCache],
+    step: tuple[RowKVCache, torch.Tensor, torch.Tensor, list[int]],
     layer: int,
     may_attend: torch.Tensor,
 ) -> torch.Tensor:
     """CausalSelfAttention for one new token per row: x (B, 1, C) -> (B, 1, C)."""
+    cache, rows, lengths, positions = step
     b, t, c = x.shape
     q, k, v = attn.c_attn(x).split(attn.n_embd, dim=2)  # 3 x (B, 1, C)
     q, k, v = (z.view(b, t, attn.n_head, attn.head_dim).transpose(1, 2) for z in (q, k, v))
     if rotary is not None:
-        angles = [rotary.cos_sin(1, cache.length, dtype=q.dtype) for cache in caches]
+        angles = [rotary.cos_sin(1, position, dtype=q.dtype) for position in positions]
         cos = torch.stack([a[0] for a in angles])[:, None]  # (B, 1, 1, hd)
         sin = torch.stack([a[1] for a in angles])[:, None]
         q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
-    s_max = may_attend.shape[-1]
-    keys = q.new_zeros(b, attn.n_head, s_max, attn.head_dim)  # zeros: padding must be finite
-    values = torch.zeros_like(keys)
-    for row, cache in enumerate(caches):
-        row_keys, row_values = cache.update(layer, k[row : row + 1], v[row : row + 1])
-        keys[row, :, : row_keys.shape[2]] = row_keys[0]
-        values[row, :, : row_values.shape[2]] = row_values[0]
+    keys, values = cache.update(layer, rows, lengths, k, v)  # (B, H, S_max, hd)
     y = F.scaled_dot_product_attention(q, keys, values, attn_mask=may_attend)  # (B, H, 1, hd)
     y = y.transpose(1, 2).reshape(b, t, c)
     return attn.resid_dropout(attn.c_proj(y))
 
 
-def decode_step(model: Any, caches: list[KVCache], token_ids: torch.Tensor) -> torch.Tensor:
-    """Logits (B, V) of the next token after ``token_ids`` (B,), row ``r`` continuing ``caches[r]``.
+def decode_step(
+    model: Any, cache: RowKVCache, rows: list[int], token_ids: torch.Tensor
+) -> torch.Tensor:
+    """Logits (B, V) of the next token after ``token_ids`` (B,), request ``r`` continuing
+    row ``rows[r]`` of ``cache``.
 
-    Each cache (batch size 1, as :class:`lmkit.decoding.window.ContextWindow` makes them) holds
-    its request's context so far and must have room for one more position; it is advanced by
-    one. Run under ``torch.inference_mode()`` with the model in eval mode.
+    Each of those rows must have room for one more position; it is advanced by one. Run under
+    ``torch.inference_mode()`` with the model in eval mode.
     """
-    lengths = torch.tensor([cache.length for cache in caches], device=token_ids.device)
+    positions = [cache.lengths[row] for row in rows]
+    if max(positions) >= cache.max_len:
+        raise ConfigError(
+            f"A row of the cache is full ({cache.max_len} positions): slide its window and "
+            "load the row again before decoding it."
+        )
+    device = token_ids.device
+    lengths = torch.tensor(positions, device=device)
     # (B, 1, 1, S_max), True where the key is real: row r has lengths[r] old keys + its new one.
-    positions = torch.arange(int(lengths.max()) + 1, device=token_ids.device)
-    may_attend = (positions[None, :] <= lengths[:, None])[:, None, None, :]
+    may_attend = (torch.arange(max(positions) + 1, device=device) <= lengths[:, None])[
+        :, None, None, :
+    ]
+    step = (cache, torch.tensor(rows, device=device), lengths, positions)
     x = model.wte(token_ids[:, None])  # (B, 1, C)
     if model.wpe is not None:
-        x = x + torch.stack([model.wpe(1, cache.length) for cache in caches])  # (B, 1, C)
+        x = x + torch.stack([model.wpe(1, position) for position in positions])  # (B, 1, C)
     x = model.drop(x)
     for layer, block in enumerate(model.blocks):
-        x = x + _attend(block.attn, block.ln_1(x), model.rotary, caches, layer, may_attend)
+        x = x + _attend(block.attn, block.ln_1(x), model.rotary, step, layer, may_attend)
         x = x + block.mlp(block.ln_2(x))
-    for cache in caches:
-        cache.advance(1)
+    cache.advance(rows)
     return model.lm_head(model.ln_f(x))[:, -1, :].float()  # (B, V), like window.last_logits

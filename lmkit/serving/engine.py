@@ -17,15 +17,15 @@ Requests join and leave *between steps* (continuous, or "in-flight", batching): 
 that arrives while 20 others are half-way through does not wait for them to finish, it is
 prefilled and joins at the next step, and a finished request frees its place at once.
 
-**The design choice: a KV cache per request.** Each request keeps its own batch-1
-:class:`~lmkit.decoding.window.ContextWindow` (the same object ``generate`` uses), so its
-prompt is prefilled, and its window slides when the context is full, exactly as ``generate``
-would do it. The decoding step batches all requests in one forward pass
-(:func:`lmkit.serving.batched_step.decode_step`): every row at its own position, its keys
-copied into one padded tensor with a mask. The alternative, one left-padded cache for the
-whole batch, saves that copy but needs per-row positions and a padding mask in every forward
-pass and a re-padding whenever a longer prompt joins; vLLM's paged cache solves the same
-problem with fixed-size blocks and an index.
+**The design choice: prefill alone, decode in one shared cache.** Each request keeps its own
+batch-1 :class:`~lmkit.decoding.window.ContextWindow` (the same object ``generate`` uses), so
+its prompt is prefilled, and its window slides when the context is full, exactly as
+``generate`` would do it. The prefilled keys are then copied once into the request's row of
+one :class:`~lmkit.serving.row_cache.RowKVCache` (left-aligned, a length per row), and the
+decoding step (:func:`lmkit.serving.batched_step.decode_step`) runs all requests in one
+forward pass with one cache write per layer, every row at its own position, a mask hiding
+each row's padding. vLLM's paged cache solves the same problem with fixed-size blocks and an
+index, so that rows need not be reserved at full length.
 
 **Same tokens as alone.** Every request has its own settings
 (:class:`~lmkit.decoding.generation.GenerationConfig`) and its own ``torch.Generator``, and its
@@ -68,6 +68,7 @@ from lmkit.serving.handle import (
     RequestHandle,
     ServerBusyError,
 )
+from lmkit.serving.row_cache import RowKVCache
 from lmkit.serving.worker import WorkerThread
 from lmkit.validators import check_int
 
@@ -84,6 +85,7 @@ class _Request:
     seq: torch.Tensor = field(init=False)  # (1, T + new so far)
     generator: torch.Generator | None = None
     window: ContextWindow | None = None
+    row: int = -1  # its row in the engine's RowKVCache while it runs
     logits: torch.Tensor | None = None  # (1, V): the next token's, waiting to be chosen
     steps: list = field(default_factory=list)
     started: float = field(default_factory=time.perf_counter)
@@ -119,6 +121,7 @@ class GenerationEngine(WorkerThread):
         self.device = model_device(model)
         self._waiting: deque[_Request] = deque()
         self._running: list[_Request] = []
+        self._cache: RowKVCache | None = None  # made by the worker, under inference_mode
         self.steps_run = 0  # batched forward passes so far (for tests and benchmarks)
         self.largest_batch = 0
         self._start()
@@ -203,12 +206,21 @@ class GenerationEngine(WorkerThread):
                 try:  # prefill alone: exactly what generate() does with this prompt
                     request.window = ContextWindow(self.model, 1, self.device, use_cache=True)
                     request.logits = request.window.prefill(request.seq)
+                    request.row = self._free_row()
+                    self._cache.load_row(request.row, request.window.cache)
                 except Exception as exc:
                     request.handle._fail(GenerationFailed.wrap(exc))
                     continue
                 with self._wake:
                     self._running.append(request)
         return True
+
+    def _free_row(self) -> int:
+        """A row of the shared cache that no running request holds (there is always one)."""
+        if self._cache is None:
+            self._cache = RowKVCache.for_model(self.model, self.max_batch, self.device)
+        taken = {request.row for request in self._running}
+        return min(set(range(self.max_batch)) - taken)
 
     def _step(self) -> None:
         """Choose each running request's next token, retire finished ones, decode the rest."""
@@ -227,9 +239,11 @@ class GenerationEngine(WorkerThread):
         try:
             for request in sliding:  # re-prefill alone, as generate() does
                 request.logits = request.window.advance(request.seq)
+                self._cache.load_row(request.row, request.window.cache)
             if batched:
                 last = torch.cat([request.seq[:, -1] for request in batched])
-                logits = decode_step(self.model, [r.window.cache for r in batched], last)
+                rows = [request.row for request in batched]
+                logits = decode_step(self.model, self._cache, rows, last)
                 for row, request in enumerate(batched):
                     request.logits = logits[row : row + 1]
                 self.steps_run += 1

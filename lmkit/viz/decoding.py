@@ -17,7 +17,7 @@ from lmkit.decoding.beam import BeamNode, BeamSearchResult
 from lmkit.decoding.generation import TokenStep
 from lmkit.errors import InputError
 from lmkit.validators import check_int
-from lmkit.viz.core import TEMPLATE
+from lmkit.viz.core import book_layout
 from lmkit.viz.tokens import plotly_text
 
 RAW_COLOUR = "#9ECAE1"
@@ -106,13 +106,13 @@ def next_token_bars(
         hovertemplate="%{customdata[0]}<br>processed probability %{customdata[1]}<extra></extra>",
     )
     ticks = [f"<b>{lab}</b> ✔" if c else lab for lab, c in zip(labels, chosen, strict=True)]
-    fig.update_xaxes(tickmode="array", tickvals=positions, ticktext=ticks)
-    fig.update_yaxes(title="probability", range=[0, 1.05])
     chosen_label = labels[chosen.index(True)]
-    fig.update_layout(
+    book_layout(
+        fig,
+        xaxis={"tickmode": "array", "tickvals": positions, "ticktext": ticks},
+        yaxis={"title": "probability", "range": [0, 1.05]},
         title=title or f"Step {step.index + 1}: chose {chosen_label} (p = {step.prob:.3f})",
         barmode="group",
-        template=TEMPLATE,
         # Above the plot: below it, the legend collides with long (tilted) token labels.
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1},
     )
@@ -148,13 +148,15 @@ def token_confidence(
             customdata=labels,
             hovertemplate="token %{x}: %{customdata}<br>p = %{y:.3f}<extra>" + name + "</extra>",
         )
-    fig.update_xaxes(
-        title="generated token", dtick=max(1, math.ceil(len(steps) / 15)), range=[0.5, x[-1] + 0.5]
-    )
-    fig.update_yaxes(title="probability of the chosen token", range=[0, 1.05])
-    fig.update_layout(
+    book_layout(
+        fig,
+        xaxis={
+            "title": "generated token",
+            "dtick": max(1, math.ceil(len(steps) / 15)),
+            "range": [0.5, x[-1] + 0.5],
+        },
+        yaxis={"title": "probability of the chosen token", "range": [0, 1.05]},
         title=title,
-        template=TEMPLATE,
         height=320,
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1},
     )
@@ -271,9 +273,9 @@ def beam_tree(
         range=[-0.5, last_step + 0.5],
     )
     fig.update_yaxes(visible=False, range=[-max(rows.values()) - 0.5, 0.8])
-    fig.update_layout(
+    book_layout(
+        fig,
         title=f"{title} (best score {best:.3f})",
-        template=TEMPLATE,
         height=max(380, 40 * (max(rows.values()) + 1)),
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1},
     )

@@ -17,7 +17,7 @@ import torch
 from lmkit.errors import InputError
 from lmkit.tasks.saliency import Saliency
 from lmkit.validators import check_int
-from lmkit.viz.core import TEMPLATE
+from lmkit.viz.core import book_layout
 from lmkit.viz.tokens import display_width, finish_box_figure, plotly_text, visible, wrap_boxes
 
 __all__ = ["DIVERGING_SCALE", "class_probabilities", "saliency_color", "token_saliency"]
@@ -154,7 +154,11 @@ def class_probabilities(
             hovertemplate="%{y}: %{x:.4f}<extra></extra>",
         )
     )
-    fig.update_xaxes(title="probability", range=[0, 1])
-    fig.update_yaxes(title="label", autorange="reversed")
-    fig.update_layout(title=title, template=TEMPLATE, height=120 + 40 * len(names))
+    book_layout(
+        fig,
+        title=title,
+        height=120 + 40 * len(names),
+        xaxis={"title": "probability", "range": [0, 1]},
+        yaxis={"title": "label", "autorange": "reversed"},
+    )
     return fig

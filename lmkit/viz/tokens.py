@@ -15,7 +15,7 @@ import torch
 
 from lmkit.errors import InputError
 from lmkit.validators import check_int, is_int
-from lmkit.viz.core import TEMPLATE
+from lmkit.viz.core import book_layout
 
 # Soft, clearly different colours; neighbours always differ because colour follows position.
 PALETTE = (
@@ -84,11 +84,11 @@ def finish_box_figure(
     base_height: int = 110,
 ) -> go.Figure:
     """Hide the axes, frame the rows of boxes and size the figure to them."""
-    fig.update_xaxes(visible=False, range=[-0.5, row_width + 0.5])
-    fig.update_yaxes(visible=False, range=[-rows * row_height - 0.2, 0.4])
-    fig.update_layout(
+    book_layout(
+        fig,
+        xaxis={"visible": False, "range": [-0.5, row_width + 0.5]},
+        yaxis={"visible": False, "range": [-rows * row_height - 0.2, 0.4]},
         title=title,
-        template=TEMPLATE,
         shapes=shapes,
         annotations=annotations,
         height=base_height + 55 * rows,
@@ -230,7 +230,7 @@ def compression_curve(
         )
     fig.update_xaxes(title=f"number of merges (vocabulary size = {base_vocab} + merges)")
     fig.update_yaxes(title="bytes per token", rangemode="tozero")
-    fig.update_layout(title=title, template=TEMPLATE)
+    book_layout(fig, title=title)
     return fig
 
 
@@ -263,5 +263,5 @@ def token_count_bar(
         fig.add_trace(go.Bar(x=names, y=values, name=label, text=values, textposition="outside"))
     fig.update_xaxes(title="tokenizer")
     fig.update_yaxes(title="tokens", rangemode="tozero")
-    fig.update_layout(title=title, template=TEMPLATE, barmode="group")
+    book_layout(fig, title=title, barmode="group")
     return fig

@@ -26,6 +26,7 @@ from lmkit.serving import (
     ServerBusyError,
 )
 from lmkit.serving.batched_step import decode_step
+from lmkit.serving.row_cache import RowKVCache
 
 WAIT = 120  # seconds; only a hang ever reaches it
 
@@ -48,8 +49,9 @@ def _settings(i: int, eos_id: int | None) -> GenerationConfig:
     )
 
 
+@pytest.mark.parametrize("rows", [[0, 1, 2, 3], [4, 1, 5, 2]])  # the first rows (a view) or any
 @pytest.mark.parametrize("pos_encoding", ["learned", "sinusoidal", "rotary"])
-def test_decode_step_matches_the_models_own_cached_forward(pos_encoding):
+def test_decode_step_matches_the_models_own_cached_forward(pos_encoding, rows):
     model = fresh_gpt(3, pos_encoding=pos_encoding)
     prompts = [token_ids(1, n, seed=n) for n in (1, 4, 9, 23)]  # 23 + 1 = block_size 24
     new = torch.tensor([5, 6, 7, 8])
@@ -59,12 +61,31 @@ def test_decode_step_matches_the_models_own_cached_forward(pos_encoding):
             window = ContextWindow(model, 1, model.device, use_cache=True)
             window.prefill(prompt)
             expected.append(window.advance(torch.cat([prompt, token.view(1, 1)], dim=1))[0])
-        windows = [ContextWindow(model, 1, model.device, use_cache=True) for _ in prompts]
-        for window, prompt in zip(windows, prompts, strict=True):
+        shared = RowKVCache.for_model(model, 6, model.device)
+        for row, prompt in zip([0, 3, 4, 5], token_ids(4, 17, seed=99), strict=True):
+            window = ContextWindow(model, 1, model.device, use_cache=True)
+            window.prefill(prompt[None])  # earlier requests' keys left behind in the rows
+            shared.load_row(row, window.cache)
+        for row, prompt in zip(rows, prompts, strict=True):
+            window = ContextWindow(model, 1, model.device, use_cache=True)
             window.prefill(prompt)
-        got = decode_step(model, [w.cache for w in windows], new)
+            shared.load_row(row, window.cache)
+        got = decode_step(model, shared, rows, new)
     torch.testing.assert_close(got, torch.stack(expected), rtol=1e-5, atol=1e-5)
-    assert [w.cache.length for w in windows] == [2, 5, 10, 24]
+    assert [shared.lengths[row] for row in rows] == [2, 5, 10, 24]
+
+
+def test_a_full_row_or_a_bad_load_is_refused():
+    model = fresh_gpt(3)
+    shared = RowKVCache.for_model(model, 2, model.device)
+    with torch.inference_mode():
+        window = ContextWindow(model, 1, model.device, use_cache=True)
+        window.prefill(token_ids(1, 24, seed=1))  # block_size 24: no room for one more
+        shared.load_row(1, window.cache)
+        with pytest.raises(ConfigError, match="full"):
+            decode_step(model, shared, [1], torch.tensor([3]))
+        with pytest.raises(InputError, match="row"):
+            shared.load_row(2, window.cache)
 
 
 @pytest.mark.parametrize("pos_encoding", ["learned", "rotary"])
