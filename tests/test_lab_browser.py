@@ -232,6 +232,30 @@ def _click_menu(driver, menu: str, item: str) -> None:
     _poll(click_item, 30, f"clicking {menu} > {item}")
 
 
+def _run_all(driver, attempts: int = 3) -> None:
+    """Run > Run All Cells, until a cell's prompt turns to [*] or a number.
+
+    On a loaded machine JupyterLab can still be settling the notebook's session when the menu is
+    clicked (it may even ask which kernel to use, though overrides.json says to start the
+    preferred one), and the command is then dropped; the reader would click again, so do we.
+    """
+
+    def started():
+        return any(p != "[ ]:" for p in (_state(driver) or {}).get("prompts", []))
+
+    for _ in range(attempts):
+        for button in driver.find_elements(By.CSS_SELECTOR, ".jp-Dialog .jp-mod-accept"):
+            if button.is_displayed():
+                button.click()  # "Select Kernel": take the preferred one it offers
+        _click_menu(driver, "Run", "Run All Cells")
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if started():
+                return
+            time.sleep(0.5)
+    pytest.fail(f"Run All did not start a cell in {attempts} tries (prompts stayed [ ]:)")
+
+
 def _news_popup(driver) -> list[str]:
     toasts = driver.find_elements(By.CSS_SELECTOR, ".jp-toast-message, .Toastify__toast")
     texts = [t.text for t in toasts]
@@ -285,12 +309,7 @@ def test_a_chapter_runs_in_real_jupyterlab_offline(lab, browser, chapters_before
         assert not any(p not in ("[ ]:", "") for p in state["prompts"]), state["prompts"]
 
         started = time.monotonic()
-        _click_menu(browser, "Run", "Run All Cells")
-        _poll(
-            lambda: any(p != "[ ]:" for p in (_state(browser) or {}).get("prompts", [])),
-            30,
-            "Run All starting (a cell's prompt turning to [*] or a number)",
-        )
+        _run_all(browser)
 
         def finished():
             s = _state(browser)
