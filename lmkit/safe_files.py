@@ -146,6 +146,24 @@ def read_json(
         raise error(f"{path} is not valid JSON (nested too deeply to parse). {fix}") from exc
 
 
+def read_config(folder: Path, keys: tuple[str, ...], what: str, writer: str) -> dict[str, Any]:
+    """``folder/config.json`` as a dict holding every one of ``keys``, else a CheckpointError.
+
+    ``writer`` names the function that writes such folders, so the message says how to fix it.
+    """
+    try:
+        config = read_json(folder / "config.json", what)
+    except LmkitError as exc:
+        raise CheckpointError(f"{folder}: the {what} cannot be read: {exc}") from exc
+    missing = [k for k in keys if not isinstance(config, dict) or k not in config]
+    if missing:
+        raise CheckpointError(
+            f"{folder}/config.json is not a {what}: {', '.join(missing)} missing. "
+            f"Write the folder with {writer}."
+        )
+    return config
+
+
 def sha256_file(path: Path) -> str:
     """The SHA-256 of a file's bytes, as 64 hex digits."""
     digest = hashlib.sha256()

@@ -91,16 +91,9 @@ def save_folder(
 
 
 def _read_config(folder: Path) -> dict[str, Any]:
-    try:
-        config = safe_files.read_json(folder / "config.json", "task adapter config")
-    except LmkitError as exc:
-        raise CheckpointError(f"{folder}: the config cannot be read: {exc}") from exc
-    missing = [k for k in _KEYS if not isinstance(config, dict) or k not in config]
-    if missing:
-        raise CheckpointError(
-            f"{folder}/config.json lacks {', '.join(missing)}; write the folder with "
-            "lmkit.bert.adapter.save_folder."
-        )
+    config = safe_files.read_config(
+        folder, _KEYS, "task adapter config", "lmkit.bert.adapter.save_folder"
+    )
     if config["model_type"] not in TASK_MODELS or not isinstance(config["base_model"], str):
         raise CheckpointError(
             f"{folder}/config.json: model_type must be one of {sorted(TASK_MODELS)} and "

@@ -61,16 +61,9 @@ def save_folder(
 
 
 def _read_config(folder: Path) -> dict[str, Any]:
-    try:
-        config = safe_files.read_json(folder / "config.json", "adapter config")
-    except LmkitError as exc:
-        raise CheckpointError(f"{folder}: the adapter config cannot be read: {exc}") from exc
-    missing = [k for k in _KEYS if not isinstance(config, dict) or k not in config]
-    if missing:
-        raise CheckpointError(
-            f"{folder}/config.json is not a LoRA adapter config: {', '.join(missing)} missing. "
-            "Write the folder with lmkit.gpt.adapter.save_folder."
-        )
+    config = safe_files.read_config(
+        folder, _KEYS, "LoRA adapter config", "lmkit.gpt.adapter.save_folder"
+    )
     targets = config["targets"]
     if not isinstance(config["base_model"], str) or not (
         isinstance(targets, list) and targets and all(isinstance(t, str) for t in targets)
