@@ -6,7 +6,8 @@ The recipe is nanoGPT's CPU recipe for character-level Shakespeare: 4 layers, 4 
 dims, context 64, batch 12, dropout 0, no biases (``--bias`` adds them), AdamW (lr 1e-3 → 1e-4 by cosine after 100 warmup steps,
 betas (0.9, 0.99), weight decay 0.1), gradient clipping 1.0, 2,000 iterations, and the mean loss
 of 200 validation batches every 250 iterations. nanoGPT reaches 1.874 on this machine; lmkit's
-target is ≤ 1.88.
+target is ≤ 1.88. ``--nanogpt PATH`` (a karpathy/nanoGPT checkout) trains nanoGPT's own model
+alongside, with the same Trainer, batches and validation estimator; ``--seeds N`` repeats over seeds.
 
 The text is read from ``--data`` (default ``../shared/data/tinyshakespeare.txt`` next to the
 repository); it is never copied into the repository.
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -70,44 +72,13 @@ def read_text(path: str | Path) -> str:
     return text
 
 
-def run(
-    device: torch.device | str = "cpu",
-    *,
-    data: str | Path = DEFAULT_DATA,
-    iters: int = ITERS,
-    eval_steps: int | None = None,
-    bias: bool = False,
-    seed: int = 0,
-    progress_bar: bool = False,
-) -> Report:
-    """Train the baby config for ``iters`` steps on ``data``; return the report.
-
-    ``bias=False`` is nanoGPT's setting for this recipe; ``True`` gives GPT-2's layout.
-    """
-    if not isinstance(iters, int) or isinstance(iters, bool) or iters < 1:
-        raise ConfigError(f"iters must be a positive integer, got {iters!r}.")
-    device = torch.device(device)
-    text = read_text(data)
-    tokenizer = CharTokenizer.train(text)
-    train_ids, val_ids = split_train_val(tokenizer.encode(text), 0.1)
-    recipe = dict(RECIPE, warmup_steps=min(RECIPE["warmup_steps"], iters))
-    if eval_steps is not None:
-        recipe["eval_steps"] = eval_steps
-    block, batch = MODEL["block_size"], recipe["batch_size"]
-    train_data = LMBatches(train_ids, block, batch, seed=seed)
-    val_data = LMBatches(val_ids, block, batch, seed=seed + 1)
-
-    torch.manual_seed(seed)
-    model_config = {**MODEL, "bias": bias}
-    model = GPT(GPTConfig(vocab_size=tokenizer.vocab_size, **model_config))
-    config = TrainConfig(
-        max_steps=iters,  # the cosine decays over the whole run, as nanoGPT's lr_decay_iters
-        log_interval=recipe["eval_interval"],
-        device=str(device),
-        seed=seed,
-        progress_bar=progress_bar,
-        **recipe,
-    )
+def _fit(
+    model: torch.nn.Module,
+    config: TrainConfig,
+    train_data: LMBatches,
+    val_data: LMBatches,
+) -> tuple[dict[str, Any], list[tuple[int, float]]]:
+    """Train ``model`` with lmkit's Trainer; its row figures and (iteration, val loss) pairs."""
     trainer = Trainer(model, config, train_data, val_data)
     # Count evaluation time separately, so ms/iter is training alone, as nanoGPT prints it.
     eval_seconds = [0.0]
@@ -122,7 +93,57 @@ def run(
             eval_seconds[0] += time.perf_counter() - start
 
     trainer.evaluate = timed_evaluate  # type: ignore[method-assign]
+    start = time.perf_counter()
+    history = trainer.fit()
+    wall = time.perf_counter() - start
+    evals = [(r["step"] + 1, r["val_loss"]) for r in history if "val_loss" in r]
+    row = {
+        "iters": config.max_steps,
+        "final_val_loss": evals[-1][1],
+        "final_train_loss": history[-1]["loss"],
+        "wall_s": wall,
+        "eval_s": eval_seconds[0],
+        "ms_per_iter": (wall - eval_seconds[0]) / config.max_steps * 1e3,
+    }
+    return row, evals
 
+
+def run(
+    device: torch.device | str = "cpu",
+    *,
+    data: str | Path = DEFAULT_DATA,
+    iters: int = ITERS,
+    eval_steps: int | None = None,
+    bias: bool = False,
+    seed: int = 0,
+    seeds: int = 1,
+    nanogpt: str | Path | None = None,
+    progress_bar: bool = False,
+) -> Report:
+    """Train the baby config for ``iters`` steps on ``data``; return the report.
+
+    ``bias=False`` is nanoGPT's setting for this recipe; ``True`` gives GPT-2's layout.
+    ``seeds`` runs seeds ``seed, seed + 1, …`` (weights and batch order). With ``nanogpt`` (a
+    nanoGPT checkout), nanoGPT's model is trained too, by the same Trainer, from lmkit's
+    initial weights, on the same batches, and scored by the same validation estimator; the
+    two alternate run by run (lmkit first for even seeds, nanoGPT first for odd ones).
+    """
+    for name, value in (("iters", iters), ("seeds", seeds)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ConfigError(f"{name} must be a positive integer, got {value!r}.")
+    device = torch.device(device)
+    text = read_text(data)
+    if nanogpt is not None:
+        from bench.nanogpt import load_nanogpt_module, nanogpt_copy
+
+        load_nanogpt_module(nanogpt)  # a wrong path fails now, not after the first training run
+    tokenizer = CharTokenizer.train(text)
+    train_ids, val_ids = split_train_val(tokenizer.encode(text), 0.1)
+    recipe = dict(RECIPE, warmup_steps=min(RECIPE["warmup_steps"], iters))
+    if eval_steps is not None:
+        recipe["eval_steps"] = eval_steps
+    block, batch = MODEL["block_size"], recipe["batch_size"]
+    model_config = {**MODEL, "bias": bias}
     report = Report(
         "train_shakespeare",
         device_kind(device),
@@ -135,30 +156,47 @@ def run(
             **model_config,
             **recipe,
             "iters": iters,
-            "amp": config.amp,
+            "seeds": list(range(seed, seed + seeds)),
+            "nanogpt": None if nanogpt is None else str(nanogpt),
         },
     )
-    start = time.perf_counter()
-    history = trainer.fit()
-    wall = time.perf_counter() - start
-    evals = [(r["step"] + 1, r["val_loss"]) for r in history if "val_loss" in r]
-    final_val = evals[-1][1]
-    train_losses = [r["loss"] for r in history]
-    report.add_row(
-        "lmkit Trainer",
-        iters=iters,
-        final_val_loss=final_val,
-        final_train_loss=train_losses[-1],
-        wall_s=wall,
-        eval_s=eval_seconds[0],
-        ms_per_iter=(wall - eval_seconds[0]) / iters * 1e3,
-    )
-    report.checks["val loss at each evaluation (iteration: loss)"] = ", ".join(
-        f"{step}: {loss:.4f}" for step, loss in evals
-    )
+    labelled = nanogpt is not None or seeds > 1
+    results: dict[str, list[dict[str, Any]]] = {}
+    for index, run_seed in enumerate(range(seed, seed + seeds)):
+        torch.manual_seed(run_seed)
+        lmkit_model = GPT(GPTConfig(vocab_size=tokenizer.vocab_size, **model_config))
+        models = {"lmkit Trainer": lmkit_model}
+        if nanogpt is not None:
+            models["nanoGPT model, lmkit Trainer"] = nanogpt_copy(lmkit_model, nanogpt)
+        order = list(models) if index % 2 == 0 else list(models)[::-1]
+        for name in order:
+            config = TrainConfig(
+                max_steps=iters,  # the cosine decays over the whole run, as nanoGPT's lr_decay_iters
+                log_interval=recipe["eval_interval"],
+                device=str(device),
+                seed=run_seed,
+                progress_bar=progress_bar,
+                **recipe,
+            )
+            report.config["amp"] = config.amp
+            # Fresh batch streams per run: both models see the same batches in the same order.
+            train_data = LMBatches(train_ids, block, batch, seed=run_seed)
+            val_data = LMBatches(val_ids, block, batch, seed=run_seed + 1)
+            row, evals = _fit(models[name], config, train_data, val_data)
+            row_name = f"{name}, seed {run_seed}" if labelled else name
+            report.add_row(row_name, seed=run_seed, **row)
+            results.setdefault(name, []).append(row)
+            report.checks[f"{row_name}: val loss at each evaluation (iteration: loss)"] = ", ".join(
+                f"{step}: {loss:.4f}" for step, loss in evals
+            )
+    if labelled:
+        _add_summary(report, results)
+    final_val = statistics.mean(r["final_val_loss"] for r in results["lmkit Trainer"])
     if iters == ITERS:
         report.reference = [dict(r) for r in REFERENCE]
-        report.checks[f"final val loss ≤ {TARGET_VAL_LOSS} target"] = final_val <= TARGET_VAL_LOSS
+        report.checks[f"lmkit final val loss ≤ {TARGET_VAL_LOSS} target"] = (
+            final_val <= TARGET_VAL_LOSS
+        )
     else:
         report.notes.append(
             f"Short run ({iters} iterations): the learning rate decays over {iters} steps, so "
@@ -167,8 +205,41 @@ def run(
     report.notes.append(
         "ms_per_iter excludes the evaluations (eval_s); wall_s includes everything."
     )
+    if nanogpt is not None:
+        report.notes.append(
+            "nanoGPT's model (imported from the checkout) is trained by lmkit's Trainer: the same "
+            "batches, AdamW groups and settings, schedule, clipping and validation estimator "
+            f"({recipe['eval_steps']} fixed batches), from lmkit's initial weights. Whole runs "
+            "alternate, so ms_per_iter ratios are noisier than bench.train_step's interleaved ones."
+        )
     report.finish()
     return report
+
+
+def _add_summary(report: Report, results: dict[str, list[dict[str, Any]]]) -> None:
+    """A row per model over its seeds (mean val loss, median ms/iter) and the peer ratios."""
+    for name, rows in results.items():
+        losses = [r["final_val_loss"] for r in rows]
+        report.add_row(
+            f"{name}, {len(rows)} seeds",
+            final_val_loss=statistics.mean(losses),
+            val_loss_min=min(losses),
+            val_loss_max=max(losses),
+            ms_per_iter=statistics.median(r["ms_per_iter"] for r in rows),
+        )
+    peer = "nanoGPT model, lmkit Trainer"
+    if peer in results:
+        n = len(results[peer])
+        report.add_ratio(
+            "nanoGPT ms/iter / lmkit ms/iter",
+            f"{peer}, {n} seeds",
+            f"lmkit Trainer, {n} seeds",
+            column="ms_per_iter",
+        )
+        report.checks["lmkit mean val loss ≤ nanoGPT's (same estimator)"] = (
+            report.row(f"lmkit Trainer, {n} seeds")["final_val_loss"]
+            <= report.row(f"{peer}, {n} seeds")["final_val_loss"]
+        )
 
 
 def main(argv: list[str] | None = None) -> Report | None:
@@ -187,6 +258,10 @@ def main(argv: list[str] | None = None) -> Report | None:
     parser.add_argument(
         "--bias", action="store_true", help="biases in Linear/LayerNorm (GPT-2); nanoGPT has none"
     )
+    parser.add_argument("--seeds", type=int, default=1, help="seeds to run, from --seed on")
+    parser.add_argument(
+        "--nanogpt", type=Path, default=None, help="a karpathy/nanoGPT checkout to train as a peer"
+    )
     return run_cli(
         parser,
         argv,
@@ -197,6 +272,8 @@ def main(argv: list[str] | None = None) -> Report | None:
             eval_steps=args.eval_steps,
             bias=args.bias,
             seed=args.seed,
+            seeds=args.seeds,
+            nanogpt=args.nanogpt,
             progress_bar=sys.stderr.isatty(),
         ),
     )

@@ -5,6 +5,9 @@ Run: ``python -m bench.train_step`` (``--help`` for options).
 A step is forward + backward + gradient clipping + ``optimizer.step()`` + ``zero_grad()``.
 Both models start from identical weights (lmkit's, converted with :func:`lmkit.gpt.interop.to_hf`),
 use the same AdamW settings and the same batches, and are timed round by round in turn.
+With ``--nanogpt PATH`` (a checkout of karpathy/nanoGPT), nanoGPT's own ``GPT`` from ``PATH/model.py``
+joins them with the same weights (:mod:`bench.nanogpt`) and its own ``configure_optimizers``
+(the same AdamW settings and decay groups).
 
 - CPU: nanoGPT's "baby" Shakespeare config in fp32; transformers is measured with both its
   ``sdpa`` and its ``eager`` attention, and lmkit's ratio is taken against the faster one.
@@ -19,6 +22,7 @@ import argparse
 import contextlib
 import itertools
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -100,11 +104,11 @@ def training_flops_per_token(config: GPTConfig, n_params: int) -> float:
     return 6 * n_params + 12 * c.n_layer * c.n_head * c.head_dim * c.block_size
 
 
-def _loss_fn(
-    model: nn.Module, is_lmkit: bool
-) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-    if is_lmkit:
+def _loss_fn(model: nn.Module, name: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    if name == "lmkit":
         return lambda x, y: model(x, y).loss
+    if name == "nanoGPT":
+        return lambda x, y: model(x, y)[1]  # nanoGPT returns (logits, loss)
 
     # transformers' own ``labels=`` path shifts by one and drops the last position; the
     # benchmark gives both models the same (x, y) pairs and the same cross-entropy instead.
@@ -132,6 +136,20 @@ def _make_step(
         optimizer.zero_grad(set_to_none=True)
 
     return step
+
+
+def _optimizer(name: str, model: nn.Module, cuda: bool) -> torch.optim.Optimizer:
+    if name != "nanoGPT":
+        return adamw(model, fused=cuda)
+    from bench.nanogpt import nanogpt_optimizer
+
+    return nanogpt_optimizer(
+        model,
+        lr=ADAMW["lr"],
+        weight_decay=ADAMW["weight_decay"],
+        betas=ADAMW["betas"],
+        device="cuda" if cuda else "cpu",
+    )
 
 
 def _cuda_context(flash: bool) -> Callable[[], contextlib.AbstractContextManager]:
@@ -169,7 +187,7 @@ def _initial_losses(
 ) -> dict[str, float]:
     x, y = batch
     with torch.no_grad(), context():
-        return {name: _loss_fn(m, name == "lmkit")(x, y).item() for name, m in models.items()}
+        return {name: _loss_fn(m, name)(x, y).item() for name, m in models.items()}
 
 
 def _check_same_losses(
@@ -213,11 +231,13 @@ def run(
     compile: bool | None = None,
     implementations: tuple[str, ...] | None = None,
     seed: int = 0,
+    nanogpt: str | Path | None = None,
 ) -> Report:
     """Measure the training step of lmkit and its transformers peers; return the report.
 
     Defaults depend on the device: the baby config in fp32 on CPU (transformers sdpa and
     eager), GPT-2 small in bf16 with ``torch.compile`` and fused AdamW on CUDA (sdpa only).
+    ``nanogpt``: a nanoGPT checkout whose model joins the peers.
     """
     device = torch.device(device)
     cuda = device.type == "cuda"
@@ -239,6 +259,10 @@ def run(
             "lmkit": lmkit_model,
             **hf_peers(lmkit_model, implementations),
         }
+        if nanogpt is not None:
+            from bench.nanogpt import nanogpt_copy
+
+            models["nanoGPT"] = nanogpt_copy(lmkit_model, nanogpt)
 
         # A fixed pool of random batches, cycled: the step's cost does not depend on the data.
         generator = torch.Generator().manual_seed(seed)
@@ -263,6 +287,7 @@ def run(
                 "rounds": rounds,
                 "steps_per_round": calls_per_round,
                 "warmup_steps": warmup,
+                "nanogpt": None if nanogpt is None else str(nanogpt),
             },
         )
 
@@ -271,10 +296,10 @@ def run(
         steps = {}
         for name, model in models.items():
             model.train()
-            loss_fn = _loss_fn(model, name == "lmkit")
+            loss_fn = _loss_fn(model, name)
             if compile:
                 loss_fn = torch.compile(loss_fn)
-            optimizer = adamw(model, fused=cuda)
+            optimizer = _optimizer(name, model, cuda)
             steps[name] = _make_step(model, loss_fn, optimizer, itertools.cycle(pool), context)
         seconds = time_interleaved(
             steps, rounds=rounds, calls_per_round=calls_per_round, warmup=warmup, device=device
@@ -314,6 +339,12 @@ def run(
             "A ratio above 1 means lmkit is faster. Both models use biases (GPT-2 layout), tied "
             "embeddings and no dropout; transformers' loss is the same cross-entropy on its logits."
         )
+        if nanogpt is not None:
+            report.notes.append(
+                "nanoGPT holds lmkit's initial weights and trains with its own "
+                "configure_optimizers (decay on tensors of 2+ dimensions, as lmkit's build_adamw; "
+                "fused on CUDA only). Its MLP uses the exact GELU, lmkit's the tanh approximation."
+            )
         if cuda:
             report.notes.append(
                 "MFU = (6N + 12·L·H·Q·T) · tokens/s / peak, N = parameters without position "
@@ -334,6 +365,9 @@ def main(argv: list[str] | None = None) -> Report | None:
     parser.add_argument(
         "--cpu-config-on-gpu", action="store_true", help="on CUDA, time the baby config instead"
     )
+    parser.add_argument(
+        "--nanogpt", type=Path, default=None, help="a karpathy/nanoGPT checkout to time as a peer"
+    )
     return run_cli(
         parser,
         argv,
@@ -346,6 +380,7 @@ def main(argv: list[str] | None = None) -> Report | None:
             warmup=args.warmup,
             compile=False if args.no_compile else None,
             seed=args.seed,
+            nanogpt=args.nanogpt,
         ),
     )
 

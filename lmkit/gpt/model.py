@@ -159,14 +159,22 @@ class GPT(nn.Module):
         *,
         kv_cache: KVCache | None = None,
         return_attention: bool = False,
+        last_position_only: bool = False,
     ) -> GPTOutput:
         """Logits for every position of ``idx`` (B, T); the loss too when ``targets`` is given.
 
         With ``kv_cache``, ``idx`` holds only the new tokens: they sit at positions
         ``kv_cache.length …``, their keys/values are appended to the cache, and attention
         covers everything stored. The loss averages cross-entropy over all positions whose
-        target is not -100.
+        target is not -100. ``last_position_only`` returns logits (B, 1, V) for the last
+        position alone, as nanoGPT does at inference: a decoding step needs nothing else, and
+        the output layer over every position is the largest matmul of a step without the cache.
         """
+        if last_position_only and targets is not None:
+            raise ConfigError(
+                "last_position_only=True computes logits for the last position only, so there "
+                "is no loss over the sequence; pass targets=None or last_position_only=False."
+            )
         idx, targets = check_inputs(
             self.config,
             self.device,
@@ -202,7 +210,9 @@ class GPT(nn.Module):
         if kv_cache is not None:
             kv_cache.advance(t)
 
-        logits = self.lm_head(self.ln_f(x))  # (B, T, vocab_size)
+        if last_position_only:
+            x = x[:, -1:, :]  # (B, 1, C): LayerNorm and lm_head act on each position alone
+        logits = self.lm_head(self.ln_f(x))  # (B, T or 1, vocab_size)
         loss = None
         if targets is not None:
             loss = F.cross_entropy(
