@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import itertools
 import statistics
 import sys
 import time
@@ -26,6 +27,7 @@ from typing import Any
 import torch
 
 from bench.common import REPO_ROOT, Report, add_common_args, device_kind, run_cli
+from bench.nanogpt_train import median_iteration_ms
 from lmkit.errors import ConfigError, InputError
 from lmkit.gpt.config import GPTConfig
 from lmkit.gpt.model import GPT
@@ -78,24 +80,39 @@ def _fit(
     train_data: LMBatches,
     val_data: LMBatches,
 ) -> tuple[dict[str, Any], list[tuple[int, float]]]:
-    """Train ``model`` with lmkit's Trainer; its row figures and (iteration, val loss) pairs."""
+    """Train ``model`` with lmkit's Trainer; its row figures and (iteration, val loss) pairs.
+
+    Each iteration is timed from the start of its step to the start of the next, as nanoGPT
+    times its loop; ``ms_per_iter`` is the median over the iterations without an evaluation,
+    iteration 0 left out (``warmup_s``: where ``torch.compile`` compiles).
+    """
     trainer = Trainer(model, config, train_data, val_data)
-    # Count evaluation time separately, so ms/iter is training alone, as nanoGPT prints it.
+    starts: list[float] = []  # perf_counter at the start of each step, then at the end of fit
+    evaluated: set[int] = set()  # iterations whose interval holds an evaluation
     eval_seconds = [0.0]
-    evaluate = trainer.evaluate
+    evaluate, train_step = trainer.evaluate, trainer._train_step
 
     @functools.wraps(evaluate)
     def timed_evaluate(*args: Any, **kwargs: Any) -> float:
+        evaluated.add(len(starts) - 1)
         start = time.perf_counter()
         try:
             return evaluate(*args, **kwargs)
         finally:
             eval_seconds[0] += time.perf_counter() - start
 
+    @functools.wraps(train_step)
+    def timed_step(*args: Any, **kwargs: Any) -> Any:
+        starts.append(time.perf_counter())
+        return train_step(*args, **kwargs)
+
     trainer.evaluate = timed_evaluate  # type: ignore[method-assign]
+    trainer._train_step = timed_step  # type: ignore[method-assign]
     start = time.perf_counter()
     history = trainer.fit()
-    wall = time.perf_counter() - start
+    starts.append(time.perf_counter())
+    wall = starts[-1] - start
+    iteration_ms = {i: (b - a) * 1e3 for i, (a, b) in enumerate(itertools.pairwise(starts))}
     evals = [(r["step"] + 1, r["val_loss"]) for r in history if "val_loss" in r]
     row = {
         "iters": config.max_steps,
@@ -103,7 +120,8 @@ def _fit(
         "final_train_loss": history[-1]["loss"],
         "wall_s": wall,
         "eval_s": eval_seconds[0],
-        "ms_per_iter": (wall - eval_seconds[0]) / config.max_steps * 1e3,
+        "warmup_s": iteration_ms[0] / 1e3,
+        "ms_per_iter": median_iteration_ms(iteration_ms, evaluated),
     }
     return row, evals
 
@@ -118,6 +136,8 @@ def run(
     seed: int = 0,
     seeds: int = 1,
     nanogpt: str | Path | None = None,
+    nanogpt_loop: bool = True,
+    compile: bool = False,
     progress_bar: bool = False,
 ) -> Report:
     """Train the baby config for ``iters`` steps on ``data``; return the report.
@@ -126,7 +146,10 @@ def run(
     ``seeds`` runs seeds ``seed, seed + 1, …`` (weights and batch order). With ``nanogpt`` (a
     nanoGPT checkout), nanoGPT's model is trained too, by the same Trainer, from lmkit's
     initial weights, on the same batches, and scored by the same validation estimator; the
-    two alternate run by run (lmkit first for even seeds, nanoGPT first for odd ones).
+    two alternate run by run (lmkit first for even seeds, nanoGPT first for odd ones). Then,
+    with ``nanogpt_loop``, the checkout's own ``train.py`` trains once (it seeds itself with
+    1337) and its checkpoint is scored by the same estimator. ``compile`` runs lmkit's Trainer
+    (and nanoGPT's loop) under ``torch.compile``.
     """
     for name, value in (("iters", iters), ("seeds", seeds)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -137,6 +160,10 @@ def run(
         from bench.nanogpt import load_nanogpt_module, nanogpt_copy
 
         load_nanogpt_module(nanogpt)  # a wrong path fails now, not after the first training run
+        if nanogpt_loop:
+            from bench.nanogpt_train import check_nanogpt_checkout, run_nanogpt_loop
+
+            check_nanogpt_checkout(nanogpt)
     tokenizer = CharTokenizer.train(text)
     train_ids, val_ids = split_train_val(tokenizer.encode(text), 0.1)
     recipe = dict(RECIPE, warmup_steps=min(RECIPE["warmup_steps"], iters))
@@ -158,6 +185,8 @@ def run(
             "iters": iters,
             "seeds": list(range(seed, seed + seeds)),
             "nanogpt": None if nanogpt is None else str(nanogpt),
+            "nanogpt_loop": nanogpt is not None and nanogpt_loop,
+            "compile": compile,
         },
     )
     labelled = nanogpt is not None or seeds > 1
@@ -176,6 +205,7 @@ def run(
                 device=str(device),
                 seed=run_seed,
                 progress_bar=progress_bar,
+                compile=compile,
                 **recipe,
             )
             report.config["amp"] = config.amp
@@ -191,6 +221,18 @@ def run(
             )
     if labelled:
         _add_summary(report, results)
+    if nanogpt is not None and nanogpt_loop:
+        # Scored on each lmkit run's validation stream, so the mean compares with lmkit's mean.
+        val_streams = [
+            LMBatches(val_ids, block, batch, seed=s + 1) for s in range(seed, seed + seeds)
+        ]
+        loop = run_nanogpt_loop(
+            nanogpt, tokenizer=tokenizer, train_ids=train_ids, val_ids=val_ids,
+            model_config=model_config, recipe=recipe, iters=iters, device=device,
+            compile=compile, progress_bar=progress_bar,
+            val_data=val_streams,
+        )  # fmt: skip
+        _add_nanogpt_loop(report, loop, f"lmkit Trainer, {seeds} seeds")
     final_val = statistics.mean(r["final_val_loss"] for r in results["lmkit Trainer"])
     if iters == ITERS:
         report.reference = [dict(r) for r in REFERENCE]
@@ -203,7 +245,10 @@ def run(
             "the loss is not comparable with the 2,000-iteration target."
         )
     report.notes.append(
-        "ms_per_iter excludes the evaluations (eval_s); wall_s includes everything."
+        "ms_per_iter is the median time of one iteration (from the start of its step to the "
+        "start of the next, as nanoGPT's loop times itself), leaving out iteration 0 (warmup_s, "
+        "where torch.compile compiles) and the iterations that include an evaluation (eval_s in "
+        "all); wall_s includes everything."
     )
     if nanogpt is not None:
         report.notes.append(
@@ -242,6 +287,33 @@ def _add_summary(report: Report, results: dict[str, list[dict[str, Any]]]) -> No
         )
 
 
+def _add_nanogpt_loop(report: Report, loop: Any, lmkit_row: str) -> None:
+    """The row of nanoGPT's own ``train.py`` run, its ratio to lmkit and the loss check."""
+    name = "nanoGPT train.py (its loop, seed 1337)"
+    report.add_row(
+        name, iters=loop.iters, final_val_loss=loop.final_val_loss,
+        nanogpt_val_loss=loop.nanogpt_val_loss, wall_s=loop.wall_s, ms_per_iter=loop.ms_per_iter,
+    )  # fmt: skip
+    report.add_ratio("nanoGPT train.py ms/iter / lmkit ms/iter", name, lmkit_row, "ms_per_iter")
+    report.checks["lmkit mean val loss ≤ nanoGPT train.py's (same estimator)"] = (
+        report.row(lmkit_row)["final_val_loss"] <= loop.final_val_loss
+    )
+    report.checks[f"{name}: its own val loss at each evaluation (iteration: loss)"] = ", ".join(
+        f"{i}: {val:.4f}" for i, (_, val) in sorted(loop.evaluations.items())
+    )
+    report.notes.append(
+        "nanoGPT train.py is the checkout's own script, run unchanged in a subprocess with the "
+        "same settings on the command line, on lmkit's character ids of the same split, with "
+        "as many torch threads (OMP_NUM_THREADS) as this process. It seeds itself with 1337, so "
+        "it runs once, from its own initial weights and random batches: its loss is one sample, "
+        "not a mean over seeds. final_val_loss scores its last checkpoint with lmkit's estimator "
+        "(the lmkit runs' fixed validation batches, averaged over their seeds); nanogpt_val_loss "
+        f"is its own ({loop.eval_interval}-iteration interval, eval_iters random batches). Its "
+        "ms_per_iter is the median of its printed iteration times, leaving out iteration 0 and "
+        "those that include an evaluation and checkpoint."
+    )
+
+
 def main(argv: list[str] | None = None) -> Report | None:
     """Command-line entry point: ``python -m bench.train_shakespeare``."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -262,6 +334,15 @@ def main(argv: list[str] | None = None) -> Report | None:
     parser.add_argument(
         "--nanogpt", type=Path, default=None, help="a karpathy/nanoGPT checkout to train as a peer"
     )
+    parser.add_argument(
+        "--no-nanogpt-loop",
+        dest="nanogpt_loop",
+        action="store_false",
+        help="with --nanogpt: skip running nanoGPT's own train.py",
+    )
+    parser.add_argument(
+        "--compile", action="store_true", help="torch.compile the models (inductor on CPU)"
+    )
     return run_cli(
         parser,
         argv,
@@ -274,6 +355,8 @@ def main(argv: list[str] | None = None) -> Report | None:
             seed=args.seed,
             seeds=args.seeds,
             nanogpt=args.nanogpt,
+            nanogpt_loop=args.nanogpt_loop,
+            compile=args.compile,
             progress_bar=sys.stderr.isatty(),
         ),
     )

@@ -11,6 +11,9 @@ joins them with the same weights (:mod:`bench.nanogpt`) and its own ``configure_
 
 - CPU: nanoGPT's "baby" Shakespeare config in fp32; transformers is measured with both its
   ``sdpa`` and its ``eager`` attention, and lmkit's ratio is taken against the faster one.
+  Unless ``--no-compile``, lmkit also runs compiled (``lmkit-compiled``: ``torch.compile`` with
+  inductor and the fused AdamW kernel, what ``TrainConfig(compile=True, fused=True)`` does), and
+  so does nanoGPT (``nanoGPT-compiled``: its ``--compile=True``, its own optimizer).
 - CUDA: GPT-2 small (vocab padded to 50304), batch 12 × 1024, bf16 autocast, SDPA flash,
   ``torch.compile``, fused AdamW; tokens/s and MFU against a bf16 matmul peak measured in the
   same run (:mod:`bench.matmul_peak`).
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
 import itertools
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -105,9 +109,9 @@ def training_flops_per_token(config: GPTConfig, n_params: int) -> float:
 
 
 def _loss_fn(model: nn.Module, name: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-    if name == "lmkit":
+    if name.startswith("lmkit"):
         return lambda x, y: model(x, y).loss
-    if name == "nanoGPT":
+    if name.startswith("nanoGPT"):
         return lambda x, y: model(x, y)[1]  # nanoGPT returns (logits, loss)
 
     # transformers' own ``labels=`` path shifts by one and drops the last position; the
@@ -139,7 +143,9 @@ def _make_step(
 
 
 def _optimizer(name: str, model: nn.Module, cuda: bool) -> torch.optim.Optimizer:
-    if name != "nanoGPT":
+    if name == "lmkit-compiled":
+        return adamw(model, fused=True)
+    if not name.startswith("nanoGPT"):
         return adamw(model, fused=cuda)
     from bench.nanogpt import nanogpt_optimizer
 
@@ -237,7 +243,9 @@ def run(
 
     Defaults depend on the device: the baby config in fp32 on CPU (transformers sdpa and
     eager), GPT-2 small in bf16 with ``torch.compile`` and fused AdamW on CUDA (sdpa only).
-    ``nanogpt``: a nanoGPT checkout whose model joins the peers.
+    ``nanogpt``: a nanoGPT checkout whose model joins the peers. On CPU ``compile`` (default
+    True) adds compiled copies of lmkit and nanoGPT next to their eager selves; on CUDA it
+    compiles every model.
     """
     device = torch.device(device)
     cuda = device.type == "cuda"
@@ -246,7 +254,9 @@ def run(
     rounds = rounds or (10 if cuda else 15)
     calls_per_round = calls_per_round or 10
     warmup = (10 if cuda else 5) if warmup is None else warmup
-    compile = cuda if compile is None else compile
+    compile = True if compile is None else compile
+    # On CUDA every model is compiled; on CPU compiled copies join the eager ones.
+    compiled_copies = compile and not cuda
     implementations = implementations or (("sdpa",) if cuda else ("sdpa", "eager"))
     if batch_size < 1:
         raise ConfigError(f"batch_size must be a positive integer, got {batch_size}.")
@@ -263,6 +273,9 @@ def run(
             from bench.nanogpt import nanogpt_copy
 
             models["nanoGPT"] = nanogpt_copy(lmkit_model, nanogpt)
+        if compiled_copies:
+            for name in [n for n in models if n in ("lmkit", "nanoGPT")]:
+                models[f"{name}-compiled"] = copy.deepcopy(models[name])
 
         # A fixed pool of random batches, cycled: the step's cost does not depend on the data.
         generator = torch.Generator().manual_seed(seed)
@@ -281,8 +294,8 @@ def run(
                 **model_config,
                 "batch_size": batch_size,
                 "dtype": "bf16 autocast" if cuda else "fp32",
-                "compile": compile,
-                "adamw": {**ADAMW, "fused": cuda},
+                "compile": compile if cuda else compile and "the -compiled copies",
+                "adamw": {**ADAMW, "fused": cuda or (compile and "lmkit-compiled")},
                 "grad_clip": GRAD_CLIP,
                 "rounds": rounds,
                 "steps_per_round": calls_per_round,
@@ -297,7 +310,7 @@ def run(
         for name, model in models.items():
             model.train()
             loss_fn = _loss_fn(model, name)
-            if compile:
+            if (cuda and compile) or name.endswith("-compiled"):
                 loss_fn = torch.compile(loss_fn)
             optimizer = _optimizer(name, model, cuda)
             steps[name] = _make_step(model, loss_fn, optimizer, itertools.cycle(pool), context)
@@ -321,11 +334,15 @@ def run(
             if peak is not None:
                 row["mfu"] = flops_per_token * row["tokens_per_s"] / peak
 
-        peers = [n for n in models if n != "lmkit"]
+        ours = [n for n in models if n.startswith("lmkit")]
+        peers = [n for n in models if n not in ours]
         fastest_peer = min(peers, key=lambda n: report.row(n)["median"])
-        for peer in peers:
-            report.add_ratio(f"{peer} time / lmkit time", peer, "lmkit")
-        report.add_ratio(f"fastest peer ({fastest_peer}) time / lmkit time", fastest_peer, "lmkit")
+        for lmkit_name in ours:
+            for peer in peers:
+                report.add_ratio(f"{peer} time / {lmkit_name} time", peer, lmkit_name)
+            report.add_ratio(
+                f"fastest peer ({fastest_peer}) time / {lmkit_name} time", fastest_peer, lmkit_name
+            )
         if not cuda and model_config == BABY and batch_size == BABY_BATCH:
             report.reference = [dict(r) for r in REFERENCE_CPU]
             report.checks[f"lmkit median ≤ {LMKIT_TARGET_MS} ms target"] = (
@@ -361,7 +378,11 @@ def main(argv: list[str] | None = None) -> Report | None:
     parser.add_argument("--rounds", type=int, default=None, help="measurement rounds")
     parser.add_argument("--steps", type=int, default=None, help="steps per round")
     parser.add_argument("--warmup", type=int, default=None, help="warm-up steps per model")
-    parser.add_argument("--no-compile", action="store_true", help="skip torch.compile on CUDA")
+    parser.add_argument(
+        "--no-compile",
+        action="store_true",
+        help="no torch.compile (CUDA: of every model; CPU: no -compiled copies)",
+    )
     parser.add_argument(
         "--cpu-config-on-gpu", action="store_true", help="on CUDA, time the baby config instead"
     )

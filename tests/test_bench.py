@@ -222,7 +222,9 @@ def test_training_flops_per_token_of_gpt2_small():
 
 
 def test_train_step_report_on_tiny_config(tmp_path):
-    report = train_step.run("cpu", config=TINY, batch_size=2, rounds=2, calls_per_round=1, warmup=1)
+    report = train_step.run(
+        "cpu", config=TINY, batch_size=2, rounds=2, calls_per_round=1, warmup=1, compile=False
+    )
     names = [r["name"] for r in report.rows]
     assert names == ["lmkit", "transformers-sdpa", "transformers-eager"]
     assert report.checks["losses agree within 0.0001"] is True
@@ -378,8 +380,10 @@ def test_train_shakespeare_short_run_reports_losses(tmp_path):
     assert report.config["warmup_steps"] == 3  # capped at the run length
     # After 3 small steps from random init the loss is still close to uniform guessing.
     assert 0 < row["final_val_loss"] < math.log(vocab) + 0.5
-    assert row["ms_per_iter"] == pytest.approx((row["wall_s"] - row["eval_s"]) / 3 * 1e3)
-    assert 0 < row["eval_s"] < row["wall_s"]
+    # ms_per_iter is a median of single iterations after the first (warmup_s): each of them,
+    # the first and the evaluations all fit in the run's wall time.
+    assert 0 < row["ms_per_iter"] / 1e3 + row["warmup_s"] + row["eval_s"] < row["wall_s"]
+    assert row["warmup_s"] > 0 and 0 < row["eval_s"] < row["wall_s"]
     assert any("Short run" in n for n in report.notes)
     assert not any("target" in k for k in report.checks)
 

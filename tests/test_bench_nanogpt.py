@@ -178,8 +178,9 @@ def test_nanogpt_optimizer_has_lmkit_groups_and_settings(checkout):
 
 def test_train_step_times_nanogpt_as_a_peer(checkout, tmp_path):
     report = train_step.run(
-        "cpu", config=TINY, batch_size=2, rounds=2, calls_per_round=1, warmup=1, nanogpt=checkout
-    )
+        "cpu", config=TINY, batch_size=2, rounds=2, calls_per_round=1, warmup=1, nanogpt=checkout,
+        compile=False,
+    )  # fmt: skip
     assert [r["name"] for r in report.rows][-1] == "nanoGPT"
     assert report.checks["losses agree within 0.0001"] is True
     assert "nanoGPT" in report.checks["initial loss (same weights, same batch)"]
@@ -190,11 +191,35 @@ def test_train_step_times_nanogpt_as_a_peer(checkout, tmp_path):
     assert data["config"]["nanogpt"] == str(checkout)
 
 
+def test_train_step_on_cpu_adds_compiled_copies(checkout, tmp_path):
+    report = train_step.run(
+        "cpu", config=TINY, batch_size=2, rounds=1, calls_per_round=1, warmup=1, nanogpt=checkout
+    )
+    names = [r["name"] for r in report.rows]
+    assert names == [
+        "lmkit", "transformers-sdpa", "transformers-eager", "nanoGPT", "lmkit-compiled",
+        "nanoGPT-compiled",
+    ]  # fmt: skip
+    # The copies start from the same weights: the same first loss as the eager models.
+    assert report.checks["losses agree within 0.0001"] is True
+    assert "lmkit-compiled" in report.checks["initial loss (same weights, same batch)"]
+    data = json.loads(report.write(tmp_path)[0].read_text())
+    rows = {r["name"]: r for r in data["rows"]}
+    ratios = {r["name"]: r for r in data["ratios"]}
+    for ours in ("lmkit", "lmkit-compiled"):
+        ratio = ratios[f"nanoGPT-compiled time / {ours} time"]
+        assert ratio["value"] == pytest.approx(
+            rows["nanoGPT-compiled"]["median"] / rows[ours]["median"]
+        )
+    assert "lmkit-compiled time / lmkit time" not in ratios  # lmkit is not its own peer
+
+
 def test_train_shakespeare_trains_both_over_seeds(checkout, tmp_path):
     text_file = tmp_path / "text.txt"
     text_file.write_text("the quick brown fox jumps over the lazy dog.\n" * 300)
     report = train_shakespeare.run(
-        "cpu", data=text_file, iters=3, eval_steps=2, seed=4, seeds=2, nanogpt=checkout
+        "cpu", data=text_file, iters=3, eval_steps=2, seed=4, seeds=2, nanogpt=checkout,
+        nanogpt_loop=False,  # this stand-in checkout has model.py only
     )
     per_seed = {r["name"]: r for r in report.rows if "seed" in r}
     assert sorted(per_seed) == [

@@ -112,6 +112,11 @@ def check_targets(config: GPTConfig, targets: object, idx: torch.Tensor) -> torc
     if targets.dtype == torch.bool or targets.is_floating_point() or targets.is_complex():
         raise InputError(f"targets must hold integer token ids, got dtype {targets.dtype}.")
     vocab = config.vocab_size
+    if torch.compiler.is_compiling():
+        # As for idx: reading the check back would break the graph in two. The compiled loss
+        # still stops at an out-of-range target ("index out of bounds"); the Trainer checks
+        # its data's token ids before the first step.
+        return targets.long()
     bad = (targets != IGNORE_INDEX) & ((targets < 0) | (targets >= vocab))
     if bool(bad.any()):
         raise InputError(

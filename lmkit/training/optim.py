@@ -62,13 +62,15 @@ def build_adamw(
 
     Groups given without their own ``weight_decay`` (or ``lr``) take ``weight_decay`` (and
     ``lr``). ``fused=True`` asks for torch's single-kernel implementation (CUDA, recent CPUs);
-    otherwise torch picks its default one. Introduced in chapter 8.
+    otherwise the multi-tensor ("foreach") one, which torch picks by itself on CUDA only: on a
+    CPU it gives the per-parameter loop's numbers bit for bit with fewer Python calls.
+    Introduced in chapter 8.
     """
     if isinstance(params, nn.Module):
         groups = adamw_param_groups(params, weight_decay)
     else:
         groups = _checked_groups(params)
-    extra = {"fused": True} if fused else {}
+    extra = {"fused": True} if fused else {"foreach": True}
     return torch.optim.AdamW(
         groups, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, **extra
     )

@@ -139,6 +139,26 @@ def test_build_adamw_decays_matrices_only_and_takes_given_groups():
         build_adamw([{"lr": 1.0}], lr=1e-3, weight_decay=0.0)
 
 
+def test_build_adamw_steps_equal_the_per_parameter_loop_bit_for_bit():
+    # build_adamw asks for the multi-tensor kernels on CPU (faster); they must not change a bit.
+    model, reference = Classifier(), Classifier()
+    reference.load_state_dict(model.state_dict())
+    ours = build_adamw(model, lr=1e-2, weight_decay=0.1, betas=(0.9, 0.99))
+    assert ours.defaults["foreach"] is True
+    loop = torch.optim.AdamW(
+        adamw_param_groups(reference, 0.1), lr=1e-2, betas=(0.9, 0.99), foreach=False
+    )
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(5):
+        for param, ref in zip(model.parameters(), reference.parameters(), strict=True):
+            grad = torch.randn(param.shape, generator=generator)
+            param.grad, ref.grad = grad.clone(), grad.clone()
+        ours.step()
+        loop.step()
+    for name, value in reference.state_dict().items():
+        assert torch.equal(model.state_dict()[name], value), name
+
+
 def test_the_grad_norm_order_is_part_of_the_config():
     with pytest.raises(ConfigError, match="grad_norm_order"):
         config(grad_norm_order="sorted")
