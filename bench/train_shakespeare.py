@@ -206,6 +206,7 @@ def run(
                 seed=run_seed,
                 progress_bar=progress_bar,
                 compile=compile,
+                fused=True if compile else None,  # compiled: the fastest CPU settings, as train_step's
                 **recipe,
             )
             report.config["amp"] = config.amp

@@ -334,7 +334,7 @@ def test_single_row_inference_logits_follow_every_weight_change():
         torch.testing.assert_close(model(one).logits, other(one).logits)
 
 
-def test_transposed_copy_never_reaches_the_state_dict():
+def test_the_inference_copies_never_reach_the_state_dict():
     model = fresh_gpt()
     with torch.no_grad():
         model(token_ids(1, 1))

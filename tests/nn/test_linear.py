@@ -1,4 +1,5 @@
-"""lmkit.nn.linear.Linear: nn.Linear's results, with a transposed copy for single-row CPU inference."""
+"""lmkit.nn.linear.Linear: nn.Linear's results, with a oneDNN (or transposed) copy of the weight for
+single-row CPU inference."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+import lmkit.nn.linear as linear_module
 from lmkit.nn.linear import Linear
 
 
@@ -35,21 +37,48 @@ def test_matches_nn_linear_for_every_shape_and_mode(bias, shape, mode):
     torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-6)
 
 
-def test_single_row_inference_uses_the_transposed_copy():
-    ours, _ = pair()
+ONEDNN = torch.backends.mkldnn.is_available()
+
+
+@pytest.mark.skipif(not ONEDNN, reason="this torch build has no oneDNN")
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("features", [(24, 40), (40, 24)])
+def test_single_row_inference_uses_a_onednn_copy(bias, features):
+    torch.manual_seed(0)
+    ours = Linear(*features, bias=bias)
     with torch.no_grad():
-        ours(torch.randn(1, 24))
-    _key, transposed = ours.__dict__["_transposed"]
+        ours(torch.randn(1, features[0]))
+    _key, (weight, bias_copy) = ours.__dict__["_inference_weights"]
+    assert weight.is_mkldnn and torch.equal(weight.to_dense(), ours.weight)
+    assert (bias_copy is None) == (not bias)
+    if bias:
+        assert torch.equal(bias_copy.to_dense(), ours.bias)
+
+
+def test_without_onednn_widening_layers_use_a_transposed_copy(monkeypatch):
+    monkeypatch.setattr(linear_module, "_ONEDNN", False)
+    ours, reference = pair()
+    x = torch.randn(1, 24)
+    with torch.no_grad():
+        torch.testing.assert_close(ours(x), reference(x), rtol=1e-5, atol=1e-6)
+    _key, (transposed,) = ours.__dict__["_inference_weights"]
     assert transposed.shape == (24, 40) and transposed.is_contiguous()
     assert torch.equal(transposed, ours.weight.t())
-
-
-def test_layers_that_shrink_their_input_keep_the_ordinary_path():
     torch.manual_seed(0)
-    narrowing = Linear(40, 24)
+    narrowing = Linear(40, 24)  # shrinking layers read fastest as stored: no copy
     with torch.no_grad():
         narrowing(torch.randn(1, 40))
-    assert "_transposed" not in narrowing.__dict__
+    assert "_inference_weights" not in narrowing.__dict__
+
+
+def test_the_bias_copy_follows_the_bias():
+    ours, reference = pair()
+    x = torch.randn(1, 24)
+    with torch.no_grad():
+        ours(x)
+        ours.bias.add_(1.0)  # only the bias changes, in place
+        reference.bias.add_(1.0)
+        torch.testing.assert_close(ours(x), reference(x), rtol=1e-5, atol=1e-6)
 
 
 def test_the_copy_follows_optimizer_steps_load_state_dict_and_copies():
