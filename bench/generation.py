@@ -111,8 +111,32 @@ def decode_bytes_per_token(model: GPT) -> int:
     return total + (head.numel() * head.element_size() if id(head) in tables else 0)
 
 
+def linear_stream_rate(model: GPT, repeats: int = 5) -> float:
+    """GB/s at which the model's own Linear layers stream their weights for one row each.
+
+    Every Linear of a decoding step (the output layer included), in order, and nothing else:
+    the fastest a batch-1 step could be with these matrix-vector kernels. Its gap to
+    :func:`read_bandwidth` belongs to the kernels; the gap from it to the measured tokens/s is
+    the rest of the step (attention, LayerNorm, GELU, Python).
+    """
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    rows = [torch.randn(1, m.in_features, device=model.device, dtype=model.dtype) for m in linears]
+    times = []
+    with torch.inference_mode():
+        for _ in range(repeats + 1):
+            sync(model.device)
+            start = time.perf_counter()
+            for layer, row in zip(linears, rows, strict=True):
+                layer(row)
+            sync(model.device)
+            times.append(time.perf_counter() - start)
+    weights = sum(m.weight.numel() * m.weight.element_size() for m in linears)
+    return weights / statistics.median(times[1:]) / 1e9
+
+
 def _add_roofline(report: Report, model: GPT, device: torch.device, megabytes: int) -> None:
-    """The bandwidth bound on batch-1 decoding, and how close each cached variant comes to it."""
+    """The bandwidth bound on batch-1 decoding, the Linear kernels' own bound, and how close each
+    cached variant comes to them."""
     bandwidth = read_bandwidth(device, megabytes)
     per_token = decode_bytes_per_token(model)
     bound = bandwidth * 1e9 / per_token
@@ -123,13 +147,25 @@ def _add_roofline(report: Report, model: GPT, device: torch.device, megabytes: i
         weights_read_per_token_mb=round(per_token / 1e6, 1),
         tokens_per_s=round(bound, 1),
     )
+    kernel_rate = linear_stream_rate(model)
+    kernel_bound = kernel_rate * 1e9 / per_token
+    report.add_row(
+        "Linear-kernel bound (lmkit's single-row Linear layers alone)",
+        unit="tokens/s",
+        read_bandwidth_gb_s=kernel_rate,  # unrounded: a test-sized model streams very little
+        weights_read_per_token_mb=round(per_token / 1e6, 1),
+        tokens_per_s=kernel_bound,
+    )
     for row in report.rows:
         if "cache" in row["name"] and "no cache" not in row["name"] and row.get("unit") == "s":
             row["share_of_bound"] = row["tokens_per_s"] / bound
+            row["share_of_kernel_bound"] = row["tokens_per_s"] / kernel_bound
     report.notes.append(
         f"The bound is read bandwidth (median time to sum a {megabytes} MB fp32 tensor) divided "
-        "by the "
-        "bytes of weights a decoding step reads; share_of_bound = measured tokens/s / bound."
+        "by the bytes of weights a decoding step reads; share_of_bound = measured tokens/s / "
+        "bound. The Linear-kernel bound times only the model's Linear layers on one row each "
+        "(bench.generation.linear_stream_rate): the matrix-vector kernels' own ceiling, below "
+        "the sum's because they stream the weights at a lower rate than a reduction does."
     )
 
 

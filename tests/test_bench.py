@@ -285,6 +285,18 @@ def test_generation_report_on_tiny_models(tmp_path):
     assert cached["share_of_bound"] == pytest.approx(
         cached["tokens_per_s"] / bound["tokens_per_s"], rel=1e-2
     )
+    kernels = report.row("Linear-kernel bound (lmkit's single-row Linear layers alone)")
+    assert kernels["weights_read_per_token_mb"] == bound["weights_read_per_token_mb"]
+    from lmkit.gpt.config import GPTConfig
+    from lmkit.gpt.model import GPT
+
+    weight_bytes = generation.decode_bytes_per_token(GPT(GPTConfig(**config)))
+    assert kernels["tokens_per_s"] == pytest.approx(
+        kernels["read_bandwidth_gb_s"] * 1e9 / weight_bytes, rel=1e-6
+    )
+    assert cached["share_of_kernel_bound"] == pytest.approx(
+        cached["tokens_per_s"] / kernels["tokens_per_s"], rel=1e-2
+    )
     for row in report.rows:
         if "tokens_per_s" in row and "median" in row:
             seconds = row["median"] / (1e3 if row["unit"] == "ms" else 1.0)

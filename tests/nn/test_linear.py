@@ -22,10 +22,22 @@ def pair(bias: bool = True, seed: int = 0) -> tuple[Linear, nn.Linear]:
     return ours, reference
 
 
+@pytest.fixture(params=["onednn", "transposed"])
+def single_row_path(request, monkeypatch):
+    """Run the test through each single-row path, whatever the layer's size."""
+    if request.param == "onednn":
+        if not torch.backends.mkldnn.is_available():
+            pytest.skip("this torch build has no oneDNN")
+        monkeypatch.setattr(linear_module, "ONEDNN_MIN_WEIGHTS", 0)
+    else:
+        monkeypatch.setattr(linear_module, "_ONEDNN", False)
+    return request.param
+
+
 @pytest.mark.parametrize("bias", [True, False])
 @pytest.mark.parametrize("shape", [(24,), (1, 24), (1, 1, 24), (3, 24), (2, 5, 24)])
 @pytest.mark.parametrize("mode", ["no_grad", "inference_mode", "grad"])
-def test_matches_nn_linear_for_every_shape_and_mode(bias, shape, mode):
+def test_matches_nn_linear_for_every_shape_and_mode(bias, shape, mode, single_row_path):
     ours, reference = pair(bias)
     x = torch.randn(shape)
     context = {"no_grad": torch.no_grad, "inference_mode": torch.inference_mode}.get(
@@ -43,7 +55,8 @@ ONEDNN = torch.backends.mkldnn.is_available()
 @pytest.mark.skipif(not ONEDNN, reason="this torch build has no oneDNN")
 @pytest.mark.parametrize("bias", [True, False])
 @pytest.mark.parametrize("features", [(24, 40), (40, 24)])
-def test_single_row_inference_uses_a_onednn_copy(bias, features):
+def test_single_row_inference_uses_a_onednn_copy(bias, features, monkeypatch):
+    monkeypatch.setattr(linear_module, "ONEDNN_MIN_WEIGHTS", 0)  # small layers, to stay fast
     torch.manual_seed(0)
     ours = Linear(*features, bias=bias)
     with torch.no_grad():
@@ -55,8 +68,10 @@ def test_single_row_inference_uses_a_onednn_copy(bias, features):
         assert torch.equal(bias_copy.to_dense(), ours.bias)
 
 
-def test_without_onednn_widening_layers_use_a_transposed_copy(monkeypatch):
-    monkeypatch.setattr(linear_module, "_ONEDNN", False)
+@pytest.mark.parametrize("onednn", [False, True])
+def test_small_layers_or_no_onednn_use_a_transposed_copy_when_widening(onednn, monkeypatch):
+    # Below ONEDNN_MIN_WEIGHTS (24 x 40 here) oneDNN's fixed cost is not repaid.
+    monkeypatch.setattr(linear_module, "_ONEDNN", onednn)
     ours, reference = pair()
     x = torch.randn(1, 24)
     with torch.no_grad():
@@ -71,7 +86,8 @@ def test_without_onednn_widening_layers_use_a_transposed_copy(monkeypatch):
     assert "_inference_weights" not in narrowing.__dict__
 
 
-def test_the_bias_copy_follows_the_bias():
+def test_the_bias_copy_follows_the_bias(monkeypatch):
+    monkeypatch.setattr(linear_module, "ONEDNN_MIN_WEIGHTS", 0)
     ours, reference = pair()
     x = torch.randn(1, 24)
     with torch.no_grad():
@@ -81,7 +97,7 @@ def test_the_bias_copy_follows_the_bias():
         torch.testing.assert_close(ours(x), reference(x), rtol=1e-5, atol=1e-6)
 
 
-def test_the_copy_follows_optimizer_steps_load_state_dict_and_copies():
+def test_the_copy_follows_optimizer_steps_load_state_dict_and_copies(single_row_path):
     ours, reference = pair()
     x = torch.randn(1, 24)
     for model in (ours, reference):  # one identical SGD step on both
