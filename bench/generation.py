@@ -121,17 +121,17 @@ def linear_stream_rate(model: GPT, repeats: int = 5) -> float:
     """
     linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
     rows = [torch.randn(1, m.in_features, device=model.device, dtype=model.dtype) for m in linears]
-    times = []
+
+    def sweep() -> None:
+        for layer, row in zip(linears, rows, strict=True):
+            layer(row)
+
     with torch.inference_mode():
-        for _ in range(repeats + 1):
-            sync(model.device)
-            start = time.perf_counter()
-            for layer, row in zip(linears, rows, strict=True):
-                layer(row)
-            sync(model.device)
-            times.append(time.perf_counter() - start)
+        (seconds,) = time_interleaved(
+            {"linears": sweep}, rounds=repeats, device=model.device
+        ).values()
     weights = sum(m.weight.numel() * m.weight.element_size() for m in linears)
-    return weights / statistics.median(times[1:]) / 1e9
+    return weights / statistics.median(seconds) / 1e9
 
 
 def _add_roofline(report: Report, model: GPT, device: torch.device, megabytes: int) -> None:

@@ -65,7 +65,9 @@ class Linear(nn.Linear):
             out = torch._C._nn.mkldnn_linear(flat.to_mkldnn(), weight, bias).to_dense()
         elif self.out_features >= self.in_features:
             (transposed,) = self._inference_copy("transposed")
-            out = flat @ transposed if self.bias is None else torch.addmm(self.bias, flat, transposed)
+            out = (
+                flat @ transposed if self.bias is None else torch.addmm(self.bias, flat, transposed)
+            )
         else:  # a wide input reads fastest as stored
             return F.linear(x, self.weight, self.bias)
         return out.reshape(*x.shape[:-1], self.out_features)
